@@ -1,0 +1,16 @@
+export {
+  ACCESS_TOKEN_ALG,
+  ACCESS_TOKEN_TYP,
+  TokenError,
+  bearerToken,
+  createAccessTokenVerifier,
+  signAccessToken,
+  type Principal,
+  type Role,
+  type SignOptions,
+  type SigningKey,
+  type TokenErrorCode,
+  type VerifierOptions,
+  type VerifyAccessToken,
+} from './token.js';
+export { accessTokenPlugin, type AccessTokenPluginOptions } from './plugin.js';

@@ -1,0 +1,58 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { errorHandlerPlugin } from './error-handler.js';
+import { healthPlugin } from './health.js';
+import { metricsPlugin } from './metrics.js';
+import { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
+import { installStrictValidation } from './validation.js';
+
+export interface ServiceAppOptions {
+  /** The service name: on every log line and metric. */
+  readonly service: string;
+  /** pino level, or `false` for no logs (tests). @default 'info' */
+  readonly logLevel?: string | false;
+  /** Largest accepted body in bytes. @default 65536 */
+  readonly bodyLimit?: number;
+  /** Extra fields for every log line, e.g. the active trace id. */
+  readonly logMixin?: () => Record<string, unknown>;
+  /** Behind the gateway or an ingress: honour X-Forwarded-* from these peers. @default false */
+  readonly trustProxy?: FastifyServerOptions['trustProxy'];
+  /** Bound for each readiness check. @default 1000 */
+  readonly readinessTimeoutMs?: number;
+}
+
+/**
+ * A Fastify instance with what every service shares: request ids, strict validation, the one
+ * error handler, health routes and metrics. Services register their own plugins and routes on it.
+ */
+export async function createServiceApp(opts: ServiceAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger:
+      opts.logLevel === false
+        ? false
+        : {
+            level: opts.logLevel ?? 'info',
+            base: { service: opts.service },
+            ...(opts.logMixin ? { mixin: opts.logMixin } : {}),
+            redact: ['req.headers.authorization', 'req.headers.cookie'],
+          },
+    genReqId: genRequestId,
+    requestIdHeader: REQUEST_ID_HEADER,
+    requestIdLogLabel: 'requestId',
+    bodyLimit: opts.bodyLimit ?? 64 * 1024,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    trustProxy: opts.trustProxy ?? false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  installStrictValidation(app);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  await app.register(errorHandlerPlugin);
+  await app.register(healthPlugin, { checkTimeoutMs: opts.readinessTimeoutMs ?? 1000 });
+  await app.register(metricsPlugin, { service: opts.service });
+  return app;
+}
+
+export type { FastifyBaseLogger };

@@ -1,0 +1,51 @@
+import { Kafka, logLevel as KafkaLogLevel, type LogEntry, type Logger as KafkaLogger } from 'kafkajs';
+
+/** The part of a pino logger this package uses. */
+export interface Log {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface KafkaSettings {
+  /** `host:port` of one or more brokers. */
+  readonly brokers: readonly string[];
+  /** Shows in broker logs and quotas. */
+  readonly clientId: string;
+  /** @default 3000 */
+  readonly connectionTimeoutMs?: number;
+  /** @default 10000 */
+  readonly requestTimeoutMs?: number;
+  /** Where kafkajs' own warnings and errors go. */
+  readonly log?: Log;
+  /** Attempts for a failed request before giving up. @default 5 */
+  readonly retries?: number;
+}
+
+/**
+ * The one place that constructs the client library: the rest of the code sees this package's
+ * API, so replacing kafkajs (unmaintained since 2023) touches only this package.
+ */
+export function createKafka(settings: KafkaSettings): Kafka {
+  const log = settings.log;
+  const logCreator = () => (entry: LogEntry) => {
+    if (!log) return;
+    const { message, ...rest } = entry.log;
+    const obj = { kafka: entry.namespace, ...rest };
+    if (entry.level <= KafkaLogLevel.ERROR) log.error(obj, message);
+    else if (entry.level === KafkaLogLevel.WARN) log.warn(obj, message);
+    else log.debug(obj, message);
+  };
+  return new Kafka({
+    clientId: settings.clientId,
+    brokers: [...settings.brokers],
+    connectionTimeout: settings.connectionTimeoutMs ?? 3000,
+    requestTimeout: settings.requestTimeoutMs ?? 10_000,
+    logLevel: KafkaLogLevel.WARN,
+    logCreator,
+    retry: { retries: settings.retries ?? 5, initialRetryTime: 200, maxRetryTime: 5000 },
+  });
+}
+
+export type { Kafka, KafkaLogger };

@@ -1,0 +1,4 @@
+export { createKafka, type Kafka, type KafkaSettings, type Log } from './client.js';
+export { ensureTopics, pingKafka, consumerLag, type TopicSpec, type PartitionLag } from './admin.js';
+export { EventProducer, type OutgoingMessage } from './producer.js';
+export { startConsumer, decodeHeaders, type ConsumedMessage, type ConsumerHandle, type ConsumerOptions } from './consumer.js';

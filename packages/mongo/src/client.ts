@@ -1,0 +1,63 @@
+import { MongoClient, type MongoClientOptions } from 'mongodb';
+
+export interface MongoSettings {
+  /** A MongoDB connection string: mongos in the cluster, the local server in development. */
+  readonly uri: string;
+  /** @default 20 */
+  readonly maxPoolSize?: number;
+  /** @default 0 */
+  readonly minPoolSize?: number;
+  /** Bound on finding a server before an operation fails. @default 5000 */
+  readonly serverSelectionTimeoutMs?: number;
+  /** Shows in the server's logs and currentOp. */
+  readonly appName?: string;
+  /** Observe every command, e.g. to check that queries are targeted. @default false */
+  readonly monitorCommands?: boolean;
+}
+
+/**
+ * Majority writes and retryable writes: an acknowledged write survives a primary failover, and a
+ * write interrupted by one is retried once by the driver.
+ */
+export function createMongoClient(settings: MongoSettings): MongoClient {
+  const options: MongoClientOptions = {
+    maxPoolSize: settings.maxPoolSize ?? 20,
+    minPoolSize: settings.minPoolSize ?? 0,
+    serverSelectionTimeoutMS: settings.serverSelectionTimeoutMs ?? 5000,
+    connectTimeoutMS: 5000,
+    writeConcern: { w: 'majority' },
+    retryWrites: true,
+    retryReads: true,
+    monitorCommands: settings.monitorCommands ?? false,
+    ...(settings.appName ? { appName: settings.appName } : {}),
+  };
+  return new MongoClient(settings.uri, options);
+}
+
+/** A `ping` round trip, for readiness checks. */
+export async function pingMongo(client: MongoClient): Promise<void> {
+  const res = await client.db('admin').command({ ping: 1 });
+  if (res.ok !== 1) throw new Error('ping did not answer ok');
+}
+
+/**
+ * Creates indexes, carrying on where the server lacks a kind (a TTL index on a server without
+ * TTL support, say): the caller learns which were skipped and enforces those rules in queries.
+ */
+export async function ensureIndexes(
+  collection: import('mongodb').Collection<any>,
+  specs: readonly import('mongodb').IndexDescription[],
+): Promise<{ created: string[]; skipped: { name: string; reason: string }[] }> {
+  const created: string[] = [];
+  const skipped: { name: string; reason: string }[] = [];
+  for (const spec of specs) {
+    const name = spec.name ?? Object.keys(spec.key).join('_');
+    try {
+      await collection.createIndexes([{ ...spec, name }]);
+      created.push(name);
+    } catch (err) {
+      skipped.push({ name, reason: (err as Error).message });
+    }
+  }
+  return { created, skipped };
+}

@@ -1,0 +1,33 @@
+import '@taskmesh/fastify-plugins';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Db, MongoClient } from 'mongodb';
+import { createMongoClient, pingMongo, type MongoSettings } from './client.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    mongo: { client: MongoClient; db: Db };
+  }
+}
+
+export interface MongoPluginOptions extends MongoSettings {
+  /** The service's own database: no service reads another's. */
+  readonly dbName: string;
+  /** Use this client instead of creating one (tests that watch commands). It is not closed here. */
+  readonly client?: MongoClient;
+}
+
+/** One MongoClient per process, connected at start, closed in `onClose`, checked in readiness. */
+export const mongoPlugin = fp<MongoPluginOptions>(
+  async (app: FastifyInstance, opts) => {
+    const owned = !opts.client;
+    const client = opts.client ?? createMongoClient(opts);
+    await client.connect();
+    app.decorate('mongo', { client, db: client.db(opts.dbName) });
+    app.readiness?.add('mongo', () => pingMongo(client));
+    app.addHook('onClose', async () => {
+      if (owned) await client.close();
+    });
+  },
+  { name: '@taskmesh/mongo', dependencies: ['@taskmesh/health'] },
+);

@@ -1,0 +1,2 @@
+export { createRedis, pingRedis, type RedisSettings } from './client.js';
+export { redisPlugin } from './plugin.js';

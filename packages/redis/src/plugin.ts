@@ -1,0 +1,29 @@
+import '@taskmesh/fastify-plugins';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import { createRedis, pingRedis, type RedisSettings } from './client.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: Redis;
+  }
+}
+
+/**
+ * One Redis client per process. Start does not wait for Redis: a service whose Redis is down
+ * still starts, reports not ready, and connects when Redis returns.
+ */
+export const redisPlugin = fp<RedisSettings>(
+  async (app: FastifyInstance, opts) => {
+    const redis = createRedis(opts);
+    redis.on('error', (err: Error) => app.log.debug({ err }, 'redis connection error'));
+    redis.connect().catch((err: Error) => app.log.warn({ err }, 'redis not reachable at start; retrying in the background'));
+    app.decorate('redis', redis);
+    app.readiness?.add('redis', () => pingRedis(redis));
+    app.addHook('onClose', async () => {
+      redis.disconnect();
+    });
+  },
+  { name: '@taskmesh/redis', dependencies: ['@taskmesh/health'] },
+);

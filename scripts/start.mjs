@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// `npm start`: runs the gateway and the three services against the local infrastructure, waits
+// until each is ready, prints where to go, and stops them all cleanly on Ctrl-C.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { DATA_DIR, ROOT, stackConfig } from './infra-lib.mjs';
+
+const infra = stackConfig();
+const GATEWAY = 'http://127.0.0.1:8080';
+const services = [
+  { name: 'auth', dir: 'services/auth', port: 3001 },
+  { name: 'task', dir: 'services/task', port: 3002 },
+  { name: 'analytics', dir: 'services/analytics', port: 3003 },
+  { name: 'gateway', dir: 'gateway', port: 8080 },
+];
+
+const env = {
+  ...process.env,
+  REDIS_URL: infra.redisUrl,
+  KAFKA_BROKERS: infra.kafkaBrokers,
+  MONGODB_URI: infra.mongodbUri,
+  AUTH_URL: 'http://127.0.0.1:3001',
+  TASK_URL: 'http://127.0.0.1:3002',
+  ANALYTICS_URL: 'http://127.0.0.1:3003',
+  JWKS_URL: 'http://127.0.0.1:3001/.well-known/jwks.json',
+  AUTH_KEY_DIR: process.env.AUTH_KEY_DIR ?? path.join(DATA_DIR, 'auth-keys'),
+  ADMIN_EMAILS: process.env.ADMIN_EMAILS ?? 'admin@example.com',
+  NODE_ENV: process.env.NODE_ENV ?? 'development',
+};
+
+const COLORS = { auth: 35, task: 36, analytics: 33, gateway: 32 };
+const LEVELS = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
+const tty = process.stdout.isTTY;
+const tag = (name) => (tty ? `\x1b[${COLORS[name]}m${name.padEnd(9)}\x1b[0m` : name.padEnd(9));
+
+/** pino JSON in, one readable line out. */
+function pretty(line) {
+  let rec;
+  try {
+    rec = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  const time = new Date(rec.time ?? Date.now()).toISOString().slice(11, 23);
+  const parts = [time, LEVELS[rec.level] ?? rec.level, rec.msg ?? ''];
+  if (rec.req) parts.push(`${rec.req.method} ${rec.req.url}`);
+  if (rec.res) parts.push(`-> ${rec.res.statusCode}`);
+  if (rec.responseTime !== undefined) parts.push(`${rec.responseTime.toFixed(1)}ms`);
+  if (rec.err) parts.push(`| ${rec.err.type ?? ''}: ${rec.err.message ?? ''}`);
+  return parts.join(' ');
+}
+
+const children = new Map();
+let stopping = false;
+
+function launch(svc) {
+  const child = spawn(process.execPath, [path.join(ROOT, svc.dir, 'dist', 'server.js')], {
+    cwd: path.join(ROOT, svc.dir),
+    env: { ...env, PORT: String(svc.port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.set(svc.name, child);
+  for (const stream of [child.stdout, child.stderr]) {
+    let buf = '';
+    stream.on('data', (chunk) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        process.stdout.write(`${tag(svc.name)} ${pretty(buf.slice(0, i))}\n`);
+        buf = buf.slice(i + 1);
+      }
+    });
+  }
+  child.on('exit', (code, signal) => {
+    children.delete(svc.name);
+    if (!stopping) {
+      console.error(`${tag(svc.name)} exited (${signal ?? `code ${code}`}); stopping the others`);
+      void stopAll(1);
+    }
+  });
+}
+
+async function waitReady(svc, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (!children.has(svc.name)) throw new Error(`${svc.name} exited before it was ready`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${svc.port}/health/ready`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) return;
+      last = `${res.status} ${await res.text()}`;
+    } catch (err) {
+      last = err.cause?.code ?? err.message;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${svc.name} was not ready within ${timeoutMs / 1000} s (last answer: ${last})`);
+}
+
+async function stopAll(code) {
+  if (stopping) return;
+  stopping = true;
+  console.error('\nstopping services...');
+  const exits = [...children.values()].map((c) => new Promise((resolve) => c.once('exit', resolve)));
+  for (const c of children.values()) c.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    for (const c of children.values()) c.kill('SIGKILL');
+  }, 15_000);
+  await Promise.all(exits);
+  clearTimeout(timer);
+  console.error('all services stopped. The infrastructure keeps running: `npm run infra:down` stops it.');
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+const t0 = Date.now();
+for (const svc of services) launch(svc);
+try {
+  await Promise.all(services.map((svc) => waitReady(svc)));
+} catch (err) {
+  console.error(`\nstart failed: ${err.message}`);
+  await stopAll(1);
+}
+
+console.log(`
+  taskmesh is up in ${((Date.now() - t0) / 1000).toFixed(1)} s
+  gateway   ${GATEWAY}   (API docs: ${GATEWAY}/docs)
+
+  try:
+    curl -s -XPOST ${GATEWAY}/auth/register -H 'content-type: application/json' -d '{"email":"ada@example.com","password":"correct horse battery"}'
+    TOKEN=$(curl -s -XPOST ${GATEWAY}/auth/login -H 'content-type: application/json' -d '{"email":"ada@example.com","password":"correct horse battery"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).accessToken')
+    curl -s -XPOST ${GATEWAY}/tasks -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"title":"write the docs"}'
+    curl -s ${GATEWAY}/tasks -H "authorization: Bearer $TOKEN"
+    curl -s ${GATEWAY}/analytics/me -H "authorization: Bearer $TOKEN"
+
+  Ctrl-C stops the services.
+`);
