@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { errorHandlerPlugin } from './error-handler.js';
 import { healthPlugin } from './health.js';
+import { installJsonParser } from './json-parser.js';
 import { metricsPlugin } from './metrics.js';
 import { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
 import { installStrictValidation } from './validation.js';
@@ -36,7 +37,8 @@ export async function createServiceApp(opts: ServiceAppOptions): Promise<Fastify
             redact: ['req.headers.authorization', 'req.headers.cookie'],
           },
     genReqId: genRequestId,
-    requestIdHeader: REQUEST_ID_HEADER,
+    // false: Fastify would otherwise take the header verbatim and skip genRequestId's checks
+    requestIdHeader: false,
     requestIdLogLabel: 'requestId',
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
     onProtoPoisoning: 'error',
@@ -46,6 +48,7 @@ export async function createServiceApp(opts: ServiceAppOptions): Promise<Fastify
     forceCloseConnections: 'idle',
   });
   installStrictValidation(app);
+  installJsonParser(app);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
   });
