@@ -1,4 +1,4 @@
-import { MongoClient, type MongoClientOptions } from 'mongodb';
+import { MongoClient, type Collection, type Document, type IndexDescription, type MongoClientOptions } from 'mongodb';
 
 export interface MongoSettings {
   /** A MongoDB connection string: mongos in the cluster, the local server in development. */
@@ -45,8 +45,8 @@ export async function pingMongo(client: MongoClient): Promise<void> {
  * TTL support, say): the caller learns which were skipped and enforces those rules in queries.
  */
 export async function ensureIndexes(
-  collection: import('mongodb').Collection<any>,
-  specs: readonly import('mongodb').IndexDescription[],
+  collection: Collection<Document>,
+  specs: readonly IndexDescription[],
 ): Promise<{ created: string[]; skipped: { name: string; reason: string }[] }> {
   const created: string[] = [];
   const skipped: { name: string; reason: string }[] = [];
