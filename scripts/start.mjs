@@ -6,23 +6,24 @@ import path from 'node:path';
 import { DATA_DIR, ROOT, stackConfig } from './infra-lib.mjs';
 
 const infra = stackConfig();
-const GATEWAY = 'http://127.0.0.1:8080';
+const port = (name, fallback) => Number(process.env[name] || fallback);
 const services = [
-  { name: 'auth', dir: 'services/auth', port: 3001 },
-  { name: 'task', dir: 'services/task', port: 3002 },
-  { name: 'analytics', dir: 'services/analytics', port: 3003 },
-  { name: 'gateway', dir: 'gateway', port: 8080 },
+  { name: 'auth', dir: 'services/auth', port: port('AUTH_PORT', 3001) },
+  { name: 'task', dir: 'services/task', port: port('TASK_PORT', 3002) },
+  { name: 'analytics', dir: 'services/analytics', port: port('ANALYTICS_PORT', 3003) },
+  { name: 'gateway', dir: 'gateway', port: port('GATEWAY_PORT', 8080) },
 ];
+const [AUTH, TASK, ANALYTICS, GATEWAY] = services.map((s) => `http://127.0.0.1:${s.port}`);
 
 const env = {
   ...process.env,
   REDIS_URL: infra.redisUrl,
   KAFKA_BROKERS: infra.kafkaBrokers,
   MONGODB_URI: infra.mongodbUri,
-  AUTH_URL: 'http://127.0.0.1:3001',
-  TASK_URL: 'http://127.0.0.1:3002',
-  ANALYTICS_URL: 'http://127.0.0.1:3003',
-  JWKS_URL: 'http://127.0.0.1:3001/.well-known/jwks.json',
+  AUTH_URL: AUTH,
+  TASK_URL: TASK,
+  ANALYTICS_URL: ANALYTICS,
+  JWKS_URL: `${AUTH}/.well-known/jwks.json`,
   AUTH_KEY_DIR: process.env.AUTH_KEY_DIR ?? path.join(DATA_DIR, 'auth-keys'),
   ADMIN_EMAILS: process.env.ADMIN_EMAILS ?? 'admin@example.com',
   NODE_ENV: process.env.NODE_ENV ?? 'development',
