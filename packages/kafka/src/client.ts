@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import { Kafka, logLevel as KafkaLogLevel, type LogEntry, type Logger as KafkaLogger } from 'kafkajs';
 
 /** The part of a pino logger this package uses. */
@@ -21,6 +22,18 @@ export interface KafkaSettings {
   readonly log?: Log;
   /** Attempts for a failed request before giving up. @default 5 */
   readonly retries?: number;
+  /**
+   * The Prometheus registry (`app.metrics`) that producers and consumers made from this client
+   * count into, unless they are given their own.
+   */
+  readonly metrics?: Registry;
+}
+
+const registries = new WeakMap<Kafka, Registry>();
+
+/** The registry given to {@link createKafka} for this client, if any. */
+export function registryOf(kafka: Kafka): Registry | undefined {
+  return registries.get(kafka);
 }
 
 /**
@@ -37,7 +50,7 @@ export function createKafka(settings: KafkaSettings): Kafka {
     else if (entry.level === KafkaLogLevel.WARN) log.warn(obj, message);
     else log.debug(obj, message);
   };
-  return new Kafka({
+  const kafka = new Kafka({
     clientId: settings.clientId,
     brokers: [...settings.brokers],
     connectionTimeout: settings.connectionTimeoutMs ?? 3000,
@@ -46,6 +59,8 @@ export function createKafka(settings: KafkaSettings): Kafka {
     logCreator,
     retry: { retries: settings.retries ?? 5, initialRetryTime: 200, maxRetryTime: 5000 },
   });
+  if (settings.metrics) registries.set(kafka, settings.metrics);
+  return kafka;
 }
 
 export type { Kafka, KafkaLogger };

@@ -1,5 +1,8 @@
 import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import type { Log } from './client.js';
+import type { Registry } from 'prom-client';
+import { registryOf, type Log } from './client.js';
+import { kafkaMetrics } from './metrics.js';
+import { inProcessSpan } from './tracing.js';
 
 export interface ConsumedMessage {
   readonly topic: string;
@@ -28,6 +31,11 @@ export interface ConsumerOptions {
   readonly onCrash?: (err: Error) => void;
   /** Session timeout; a dead member's partitions move after this long. @default 10000 */
   readonly sessionTimeoutMs?: number;
+  /**
+   * Counts `kafka_messages_consumed_total` and sets `kafka_consumer_lag` here.
+   * @default the registry given to `createKafka`, if any
+   */
+  readonly metrics?: Registry;
 }
 
 export interface ConsumerHandle {
@@ -64,6 +72,10 @@ function toConsumed(topic: string, partition: number, m: KafkaMessage): Consumed
  * that message and every earlier one in its partition: a crash between the two redelivers the
  * message (at least once), never skips it. If the handler throws, the successes before it are
  * committed and the batch is fetched again from the failed message.
+ *
+ * Each message is handled in a `process <topic>` span that continues the producer's trace (from
+ * its `traceparent` header). Lag is measured against the high-water mark of each fetch: it falls
+ * as a batch is worked through and grows when fetches bring more than the handler gets through.
  */
 export async function startConsumer(kafka: Kafka, opts: ConsumerOptions): Promise<ConsumerHandle> {
   const consumer: Consumer = kafka.consumer({
@@ -73,9 +85,31 @@ export async function startConsumer(kafka: Kafka, opts: ConsumerOptions): Promis
     heartbeatInterval: 1000,
     maxWaitTimeInMs: 250,
   });
+  const registry = opts.metrics ?? registryOf(kafka);
+  const metrics = registry ? kafkaMetrics(registry) : undefined;
+  const group = opts.groupId;
+  /** Partitions this member has reported lag for, as `topic\0partition`. */
+  const reported = new Set<string>();
+  const setLag = (topic: string, partition: number, lag: bigint) => {
+    if (!metrics) return;
+    reported.add(`${topic}\0${partition}`);
+    metrics.lag.set({ topic, partition: String(partition), group }, Number(lag > 0n ? lag : 0n));
+  };
+  /** After a rebalance, another member reports the partitions this one lost. */
+  const forgetLag = (keep: (topic: string, partition: number) => boolean) => {
+    for (const key of reported) {
+      const [topic, p] = key.split('\0') as [string, string];
+      if (keep(topic, Number(p))) continue;
+      metrics?.lag.remove({ topic, partition: p, group });
+      reported.delete(key);
+    }
+  };
+
   let running = false;
-  consumer.on(consumer.events.GROUP_JOIN, () => {
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
     running = true;
+    const assigned = e.payload.memberAssignment;
+    forgetLag((topic, partition) => assigned[topic]?.includes(partition) ?? false);
   });
   consumer.on(consumer.events.STOP, () => {
     running = false;
@@ -105,12 +139,18 @@ export async function startConsumer(kafka: Kafka, opts: ConsumerOptions): Promis
         await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(done) + 1n).toString() }]);
         sinceCommit = 0;
       };
+      const high = BigInt(batch.highWatermark);
+      const first = batch.messages[0];
+      if (first) setLag(batch.topic, batch.partition, high - BigInt(first.offset));
       try {
         for (const message of batch.messages) {
           if (!isRunning() || isStale()) break;
-          await opts.handle(toConsumed(batch.topic, batch.partition, message));
+          const consumed = toConsumed(batch.topic, batch.partition, message);
+          await inProcessSpan(consumed.headers, { ...consumed, groupId: group }, () => opts.handle(consumed));
           resolveOffset(message.offset);
           done = message.offset;
+          metrics?.consumed.inc({ topic: batch.topic, group });
+          setLag(batch.topic, batch.partition, high - BigInt(message.offset) - 1n);
           if (++sinceCommit >= commitEvery) await commit();
           await heartbeat();
         }
@@ -126,6 +166,7 @@ export async function startConsumer(kafka: Kafka, opts: ConsumerOptions): Promis
     stop: async () => {
       await consumer.disconnect();
       running = false;
+      forgetLag(() => false);
     },
   };
 }

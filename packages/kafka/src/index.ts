@@ -1,4 +1,6 @@
-export { createKafka, type Kafka, type KafkaSettings, type Log } from './client.js';
+export { createKafka, registryOf, type Kafka, type KafkaSettings, type Log } from './client.js';
 export { ensureTopics, pingKafka, consumerLag, type TopicSpec, type PartitionLag } from './admin.js';
-export { EventProducer, type OutgoingMessage } from './producer.js';
+export { EventProducer, type EventProducerOptions, type OutgoingMessage } from './producer.js';
 export { startConsumer, decodeHeaders, type ConsumedMessage, type ConsumerHandle, type ConsumerOptions } from './consumer.js';
+export { kafkaMetrics, type KafkaMetrics } from './metrics.js';
+export { traceHeaders } from './tracing.js';

@@ -1,1 +1,2 @@
-export {};
+export { startTelemetry, exportRequested, type Telemetry, type TelemetryOptions } from './sdk.js';
+export { platformInstrumentations, isUntracedPath } from './instrumentations.js';
