@@ -1,0 +1,106 @@
+/** The parts of an OpenAPI 3 document the merge touches; everything else is carried as it is. */
+export interface OpenApiDocument {
+  openapi: string;
+  info: Record<string, unknown>;
+  paths?: Record<string, Record<string, unknown>>;
+  components?: Record<string, Record<string, unknown>>;
+  tags?: { name: string; description?: string }[];
+  [key: string]: unknown;
+}
+
+export interface UpstreamDocument {
+  readonly name: string;
+  readonly doc: OpenApiDocument | undefined;
+}
+
+type Operation = Record<string, unknown> & { responses?: Record<string, unknown>; security?: unknown; tags?: string[] };
+
+const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+
+/** `/tasks/:id` → `/tasks/{id}` */
+export function openApiPath(fastifyUrl: string): string {
+  return fastifyUrl.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+/** A deep copy of `value` with `#/components/<section>/<old>` references renamed. */
+function renameRefs(value: unknown, renames: Map<string, string>): unknown {
+  if (renames.size === 0) return value;
+  if (Array.isArray(value)) return value.map((v) => renameRefs(v, renames));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = k === '$ref' && typeof v === 'string' && renames.has(v) ? renames.get(v) : renameRefs(v, renames);
+  }
+  return out;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The document of the whole public API: the gateway's own (its routes, who may call them, its
+ * own error answers) with each operation replaced by the upstream's description of it where the
+ * upstream serves one. Upstream paths the gateway does not route stay private and are left out.
+ * Components are merged; a name two upstreams use for different things is prefixed with the
+ * upstream's name, and that upstream's references follow the new name. An upstream without a
+ * document (down, or not serving one yet) leaves the gateway's own description in place.
+ *
+ * @param upstreamOf which upstream serves an OpenAPI path and method, or undefined.
+ */
+export function mergeOpenApi(
+  gateway: OpenApiDocument,
+  upstreams: readonly UpstreamDocument[],
+  upstreamOf: (path: string, method: string) => string | undefined,
+): OpenApiDocument {
+  const merged: OpenApiDocument = structuredClone(gateway);
+  merged.paths ??= {};
+  const components: Record<string, Record<string, unknown>> = (merged.components ??= {});
+
+  for (const { name, doc } of upstreams) {
+    if (!doc?.paths) continue;
+    const renames = new Map<string, string>();
+    for (const [section, entries] of Object.entries(doc.components ?? {})) {
+      if (section === 'securitySchemes' || entries === null || typeof entries !== 'object') continue;
+      const target = (components[section] ??= {});
+      for (const [key, value] of Object.entries(entries)) {
+        if (key in target && !same(target[key], value)) {
+          const renamed = `${name}_${key}`;
+          renames.set(`#/components/${section}/${key}`, `#/components/${section}/${renamed}`);
+        }
+      }
+    }
+    for (const [section, entries] of Object.entries(doc.components ?? {})) {
+      if (section === 'securitySchemes' || entries === null || typeof entries !== 'object') continue;
+      const target = components[section]!;
+      for (const [key, value] of Object.entries(entries)) {
+        const ref = `#/components/${section}/${key}`;
+        const finalKey = renames.has(ref) ? renames.get(ref)!.slice(`#/components/${section}/`.length) : key;
+        target[finalKey] = renameRefs(value, renames);
+      }
+    }
+
+    for (const [path, item] of Object.entries(doc.paths)) {
+      const ours = merged.paths[path];
+      if (!ours) continue;
+      for (const [method, operation] of Object.entries(item)) {
+        if (!METHODS.has(method) || !(method in ours) || upstreamOf(path, method) !== name) continue;
+        const gatewayOp = ours[method] as Operation;
+        const upstreamOp = renameRefs(operation, renames) as Operation;
+        ours[method] = {
+          ...upstreamOp,
+          tags: gatewayOp.tags ?? upstreamOp.tags,
+          summary: upstreamOp.summary ?? gatewayOp.summary,
+          security: gatewayOp.security,
+          responses: { ...(gatewayOp.responses ?? {}), ...(upstreamOp.responses ?? {}) },
+        };
+      }
+      // Path-level parameters (`{id}`) travel with the path.
+      const params = (item as { parameters?: unknown }).parameters;
+      if (params !== undefined && !('parameters' in ours)) ours.parameters = renameRefs(params, renames);
+    }
+  }
+
+  for (const section of Object.keys(components)) {
+    if (Object.keys(components[section]!).length === 0) delete components[section];
+  }
+  return merged;
+}

@@ -1,0 +1,44 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../domain/forward-headers.js';
+import type { ForwardRequest } from '../domain/upstream.js';
+import { PUBLIC_API } from './public-api.js';
+
+/**
+ * The public routes, each relayed to its upstream after the gateway's own checks:
+ * authentication and role (onRequest), then the rate limit, so that a refused request is
+ * answered before its body is even read. Bodies are relayed as raw bytes, whatever their type:
+ * the services parse and validate them and answer 400/415 themselves.
+ */
+export async function proxyRoutes(app: FastifyInstance): Promise<void> {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  for (const route of PUBLIC_API) {
+    const upstream = app.upstreams[route.upstream];
+    const onRequest: onRequestHookHandler[] = [];
+    if (route.access !== 'public') onRequest.push(app.authenticate as onRequestHookHandler);
+    if (route.access === 'admin') onRequest.push(app.requireRole('admin') as onRequestHookHandler);
+    onRequest.push(app.limiters[route.bucket] as onRequestHookHandler);
+
+    app.route({
+      method: route.method,
+      url: route.url,
+      schema: {
+        summary: route.summary,
+        tags: [route.upstream],
+        ...(route.access === 'public' ? {} : { security: [{ bearerAuth: [] }] }),
+      },
+      onRequest,
+      handler: async (request: FastifyRequest, reply: FastifyReply) => {
+        const forward: ForwardRequest = {
+          method: request.method as ForwardRequest['method'],
+          path: request.url,
+          headers: upstreamRequestHeaders(request.headers, { requestId: request.id, clientIp: request.ip, protocol: request.protocol }),
+          body: request.body as Buffer | undefined,
+        };
+        const res = await upstream.forward(forward);
+        return reply.code(res.statusCode).headers(clientResponseHeaders(res.headers)).send(res.body);
+      },
+    });
+  }
+}
