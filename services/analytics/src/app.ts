@@ -1,19 +1,67 @@
+import swagger from '@fastify/swagger';
+import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
 import { createServiceApp } from '@taskmesh/fastify-plugins';
-import { createKafka, pingKafka } from '@taskmesh/kafka';
 import { mongoPlugin } from '@taskmesh/mongo';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { Config } from './config.js';
+import { StatsRepository } from './domain/stats/stats-repository.js';
+import { statsEvents, statsTopics } from './events/index.js';
+import type { ProcessingHooks } from './events/stats-consumer.js';
+import { kafkaPlugin } from './plugins/kafka.js';
+import { analyticsRoutes } from './routes/analytics/index.js';
 
 export interface AppOptions {
   /** pino level, or false for silence in tests. */
   readonly logLevel?: string | false;
+  /** The statistics consumer stopped for good; `server.ts` exits so that the process is restarted. */
+  readonly onConsumerCrash?: (err: Error) => void;
+  /** Seams around each store write (tests that make writes fail or the process die). */
+  readonly hooks?: ProcessingHooks;
+  /** The clock for per-day statistics (tests). */
+  readonly now?: () => Date;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    stats: StatsRepository;
+  }
 }
 
 /** Builds the analytics service; never listens and never reads process.env. */
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = await createServiceApp({ service: 'analytics', logLevel: opts.logLevel ?? config.LOG_LEVEL });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'taskmesh analytics', description: 'Live statistics kept from the user and task event streams', version: '1.0.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
   await app.register(mongoPlugin, { uri: config.MONGODB_URI, dbName: config.MONGODB_DB, maxPoolSize: config.MONGODB_MAX_POOL_SIZE, appName: 'analytics' });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'analytics', log: app.log });
-  app.readiness.add('kafka', () => pingKafka(kafka));
+  await app.register(kafkaPlugin, { brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()), clientId: 'analytics' });
+  await app.register(accessTokenPlugin, {
+    verify: createAccessTokenVerifier({ jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
+  });
+
+  const stats = new StatsRepository(app.mongo.db, { dedupWindow: config.ANALYTICS_DEDUP_WINDOW, ...(opts.now ? { now: opts.now } : {}) });
+  const { skipped } = await stats.ensureIndexes();
+  // Expected on FerretDB (no hashed indexes): the index only matters for sharding.
+  for (const s of skipped) app.log.info({ index: s.name, reason: s.reason }, 'index not created; carrying on');
+  app.decorate('stats', stats);
+
+  await app.register(statsEvents, {
+    stats,
+    groupId: config.KAFKA_GROUP_ID,
+    topics: statsTopics(config.KAFKA_GROUP_ID, config.USER_EVENTS_TOPIC, config.TASK_EVENTS_TOPIC),
+    partitions: config.KAFKA_TOPIC_PARTITIONS,
+    partitionsConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    maxAttempts: config.ANALYTICS_MAX_ATTEMPTS,
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(opts.onConsumerCrash ? { onCrash: opts.onConsumerCrash } : {}),
+  });
+
+  await app.register(analyticsRoutes, { stats });
+  app.get('/docs/json', { schema: { hide: true } as FastifySchema }, async () => app.swagger());
   return app;
 }

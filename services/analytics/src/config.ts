@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { TOPICS } from '@taskmesh/events';
 
 /** The environment this service reads; names are the variable names. */
 export const ConfigSchema = Type.Object({
@@ -9,6 +10,28 @@ export const ConfigSchema = Type.Object({
   MONGODB_DB: Type.String({ default: 'analytics' }),
   MONGODB_MAX_POOL_SIZE: Type.Integer({ minimum: 1, default: 20 }),
   KAFKA_BROKERS: Type.String({ default: '127.0.0.1:9092' }),
+  /** Where auth publishes user events; tests point it at a topic of their own. */
+  USER_EVENTS_TOPIC: Type.String({ minLength: 1, default: TOPICS.userEvents }),
+  /** Where task publishes task events. */
+  TASK_EVENTS_TOPIC: Type.String({ minLength: 1, default: TOPICS.taskEvents }),
+  /** The consumer group; its retry and dead-letter topics are named after it (`<group>.retry`, `<group>.dlq`). */
+  KAFKA_GROUP_ID: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$', default: 'analytics' }),
+  /** Partitions of the source topics when this service is the one creating them. */
+  KAFKA_TOPIC_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1000, default: 3 }),
+  /** Partitions handled side by side; each partition is still processed in order. */
+  KAFKA_PARTITIONS_CONCURRENTLY: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),
+  /** A dead member's partitions move to another after this long. */
+  KAFKA_SESSION_TIMEOUT_MS: Type.Integer({ minimum: 6000, default: 10_000 }),
+  /** Attempts for an event whose processing fails before it is sent to the dead-letter topic. */
+  ANALYTICS_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
+  /**
+   * Event ids remembered per user for deduplication. A copy of an event is recognised while fewer
+   * than this many newer events of the same user have been applied since the original.
+   */
+  ANALYTICS_DEDUP_WINDOW: Type.Integer({ minimum: 10, maximum: 5000, default: 100 }),
+  JWKS_URL: Type.String({ default: 'http://127.0.0.1:3001/.well-known/jwks.json' }),
+  JWT_ISSUER: Type.String({ default: 'taskmesh-auth' }),
+  JWT_AUDIENCE: Type.String({ default: 'taskmesh' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10000 }),
 });
 

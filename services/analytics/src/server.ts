@@ -4,7 +4,14 @@ import { ConfigSchema } from './config.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(ConfigSchema);
-  const app = await buildApp(config);
+  const app = await buildApp(config, {
+    // A consumer that gave up would leave the statistics frozen behind a live process: exit, and
+    // let the orchestrator start a fresh one that resumes from the last committed offsets.
+    onConsumerCrash: (err) => {
+      app.log.fatal({ err }, 'the statistics consumer stopped; exiting');
+      process.exit(1);
+    },
+  });
   installGracefulShutdown(app, { timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   await app.listen({ host: config.HOST, port: config.PORT });
 }

@@ -1,0 +1,303 @@
+import { ensureIndexes } from '@taskmesh/mongo';
+import { MongoError, MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError, type Collection, type Db } from 'mongodb';
+import { daySeries, expiredDays, isDayKept, type DayCount } from './days.js';
+import { COUNTERS, touchesGlobal, type Counter, type Effect, type GlobalCounter } from './effects.js';
+
+/**
+ * Where a message was read: topic, partition and offset. The same event delivered twice from the
+ * same place is a redelivery of one message; from another place, it is a second copy.
+ */
+export interface Position {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/**
+ * One user's statistics and, in the same document, the ids of the events applied to it: the
+ * dedup record and the counters change in one atomic document write, so they cannot diverge.
+ */
+export interface UserStatsDoc {
+  _id: string;
+  /** The shard key in a sharded cluster (hashed), equal to `_id`. */
+  userId: string;
+  tasksCreated?: number;
+  tasksCompleted?: number;
+  tasksDeleted?: number;
+  tasksOpen?: number;
+  completionTimeMsTotal?: number;
+  completionCount?: number;
+  completedPerDay?: Record<string, number>;
+  role?: string;
+  registeredAt?: string;
+  /** Ids of the last applied events, oldest first. */
+  appliedIds?: string[];
+  /** `<event id>@<topic>/<partition>/<offset>` for each entry of `appliedIds`, in the same order. */
+  appliedAt?: string[];
+  /** Bumped by every applied event; trimming the record is conditional on it. */
+  rev?: number;
+  updatedAt?: Date;
+}
+
+/**
+ * The global counters' share contributed by one source partition. The overview is the sum of
+ * these few documents (one per partition of the consumed topics), which keeps each global write
+ * exactly once by the partition's own order: see {@link StatsRepository.applyGlobal}.
+ */
+export interface GlobalStatsDoc {
+  /** `<topic>/<partition>`. */
+  _id: string;
+  /** The last offset of this partition whose effect is in these counters. */
+  offset: number;
+  usersRegistered?: number;
+  tasksCreated?: number;
+  tasksCompleted?: number;
+  tasksDeleted?: number;
+  tasksOpen?: number;
+  completionTimeMsTotal?: number;
+  completionCount?: number;
+  createdPerDay?: Record<string, number>;
+  completedPerDay?: Record<string, number>;
+  updatedAt?: Date;
+}
+
+export interface UserStats {
+  userId: string;
+  tasksCreated: number;
+  tasksCompleted: number;
+  tasksDeleted: number;
+  tasksOpen: number;
+  completedPerDay: DayCount[];
+  averageCompletionMs: number;
+  completionTimeMsTotal: number;
+  completionCount: number;
+}
+
+export interface OverviewStats {
+  usersRegistered: number;
+  tasksCreated: number;
+  tasksCompleted: number;
+  tasksDeleted: number;
+  tasksOpen: number;
+  averageCompletionMs: number;
+  completionTimeMsTotal: number;
+  completionCount: number;
+  createdPerDay: DayCount[];
+  completedPerDay: DayCount[];
+}
+
+/**
+ * `applied`: the event changed the statistics now. `redelivered`: this very message was applied
+ * before (a crash or rebalance between the write and the offset commit). `duplicate`: another copy
+ * of an event already applied (a producer retry, a replay).
+ */
+export type ApplyOutcome = 'applied' | 'redelivered' | 'duplicate';
+
+export interface StatsRepositoryOptions {
+  /** Event ids remembered per user. @default 100 */
+  readonly dedupWindow?: number;
+  /** Clock for the per-day window (tests). */
+  readonly now?: () => Date;
+}
+
+const USER_STATS = 'user_stats';
+const GLOBAL_STATS = 'global_stats';
+/** Entries beyond the window before the record is trimmed, so that trimming is rare. */
+const TRIM_SLACK = 50;
+const RACE_ATTEMPTS = 3;
+
+const isDuplicateKey = (err: unknown): boolean => err instanceof MongoError && (err.code === 11000 || err.code === 11001);
+
+/** The store did not answer (network, failover): worth retrying, not a fault of the event. */
+export function isTransientStoreError(err: unknown): boolean {
+  if (
+    err instanceof MongoNetworkError ||
+    err instanceof MongoServerSelectionError ||
+    err instanceof MongoNotConnectedError ||
+    err instanceof MongoTopologyClosedError
+  ) {
+    return true;
+  }
+  return err instanceof MongoError && (err.hasErrorLabel('RetryableWriteError') || err.hasErrorLabel('ResetPool'));
+}
+
+const positionKey = (p: Position): string => `${p.topic}/${p.partition}/${p.offset}`;
+
+/**
+ * The statistics store. Every event is one conditional upsert of its user's document, plus, when
+ * it changes global figures, one conditional upsert of its partition's global document; nothing is
+ * scanned or recomputed.
+ */
+export class StatsRepository {
+  private readonly users: Collection<UserStatsDoc>;
+  private readonly global: Collection<GlobalStatsDoc>;
+  private readonly window: number;
+  private readonly now: () => Date;
+
+  constructor(db: Db, opts: StatsRepositoryOptions = {}) {
+    this.users = db.collection<UserStatsDoc>(USER_STATS);
+    this.global = db.collection<GlobalStatsDoc>(GLOBAL_STATS);
+    this.window = opts.dedupWindow ?? 100;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** The index a sharded cluster needs for `user_stats`; a server without hashed indexes skips it. */
+  async ensureIndexes(): Promise<{ created: string[]; skipped: { name: string; reason: string }[] }> {
+    return ensureIndexes(this.users as unknown as Collection, [{ key: { userId: 'hashed' }, name: 'userId_hashed' }]);
+  }
+
+  /**
+   * Applies an event's effect at most once, however often it is delivered.
+   *
+   * The user write is `{ _id, appliedIds: { $ne: eventId } }` with `$inc` and `$push` of the id
+   * in ONE update: either the counters change and the id is recorded, or (the id is already
+   * there) nothing matches and the upsert's insert fails on `_id`. When that happens we read the
+   * record to tell a redelivery of this same message (its position is recorded too: the global
+   * write may not have happened yet, so it is repeated, safely) from another copy of the event
+   * (nothing to do), or from a lost race to create the document (write again).
+   */
+  async apply(eventId: string, effect: Effect, at: Position): Promise<ApplyOutcome> {
+    const now = this.now();
+    const inc: Record<string, number> = { rev: 1 };
+    for (const name of COUNTERS) {
+      const v = effect.counters[name];
+      if (v) inc[name] = v;
+    }
+    if (effect.completedDay && isDayKept(effect.completedDay, now)) inc[`completedPerDay.${effect.completedDay}`] = 1;
+    const set: Partial<UserStatsDoc> = { updatedAt: now };
+    if (effect.profile) Object.assign(set, effect.profile);
+    const record = `${eventId}@${positionKey(at)}`;
+
+    for (let attempt = 1; attempt <= RACE_ATTEMPTS; attempt++) {
+      try {
+        const doc = await this.users.findOneAndUpdate(
+          { _id: effect.userId, userId: effect.userId, appliedIds: { $ne: eventId } },
+          { $inc: inc, $set: set, $push: { appliedIds: eventId, appliedAt: record } },
+          { upsert: true, returnDocument: 'after' },
+        );
+        if (doc) await this.tidy(doc, now);
+        await this.applyGlobal(effect, at, now);
+        return 'applied';
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+      const seen = await this.users.findOne({ _id: effect.userId, userId: effect.userId }, { projection: { appliedIds: 1, appliedAt: 1 } });
+      if (!seen?.appliedIds?.includes(eventId)) continue;
+      if (seen.appliedAt?.includes(record)) {
+        await this.applyGlobal(effect, at, now);
+        return 'redelivered';
+      }
+      return 'duplicate';
+    }
+    throw new Error(`user statistics document ${effect.userId} kept changing under a concurrent creation`);
+  }
+
+  /**
+   * Adds the effect to its source partition's global document, once: the write is conditional on
+   * the document's offset being below this message's offset, and sets it to this offset in the
+   * same update. A partition is processed in order, so a message whose offset is not above the
+   * recorded one has been counted already. Only reached for an event the user write has just
+   * applied, or for a redelivery of the very message that applied it, so copies of an event
+   * arriving at other offsets never get here.
+   */
+  private async applyGlobal(effect: Effect, at: Position, now: Date): Promise<boolean> {
+    if (!touchesGlobal(effect)) return false;
+    const offset = Number(at.offset);
+    const inc: Record<string, number> = {};
+    for (const [name, v] of Object.entries(effect.counters) as [GlobalCounter, number][]) if (v) inc[name] = v;
+    if (effect.createdDay && isDayKept(effect.createdDay, now)) inc[`createdPerDay.${effect.createdDay}`] = 1;
+    if (effect.completedDay && isDayKept(effect.completedDay, now)) inc[`completedPerDay.${effect.completedDay}`] = 1;
+    const id = `${at.topic}/${at.partition}`;
+
+    for (let attempt = 1; attempt <= RACE_ATTEMPTS; attempt++) {
+      try {
+        const doc = await this.global.findOneAndUpdate(
+          { _id: id, offset: { $lt: offset } },
+          { $inc: inc, $set: { offset, updatedAt: now } },
+          { upsert: true, returnDocument: 'after' },
+        );
+        if (doc) await this.tidyGlobal(doc, now);
+        return true;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+      const seen = await this.global.findOne({ _id: id }, { projection: { offset: 1 } });
+      if (seen && seen.offset >= offset) return false;
+    }
+    throw new Error(`global statistics document ${id} kept changing under a concurrent creation`);
+  }
+
+  /**
+   * Keeps a user document small: the dedup record is cut back to the window, and per-day
+   * counters that left the window are dropped. Conditional on `rev`, so an event applied in
+   * between is never cut from the record; a lost race just leaves the trimming to a later event.
+   * (MongoDB could cap the record with `$push`/`$slice` in the main write; FerretDB ignores
+   * `$slice`, so both servers are trimmed the same way here.)
+   */
+  private async tidy(doc: UserStatsDoc, now: Date): Promise<void> {
+    const ids = doc.appliedIds ?? [];
+    const trim = ids.length > this.window + TRIM_SLACK;
+    const expired = expiredDays(doc.completedPerDay, now);
+    if (!trim && expired.length === 0) return;
+    const update: { $set?: Partial<UserStatsDoc>; $unset?: Record<string, ''> } = {};
+    if (trim) update.$set = { appliedIds: ids.slice(-this.window), appliedAt: (doc.appliedAt ?? []).slice(-this.window) };
+    if (expired.length > 0) update.$unset = Object.fromEntries(expired.map((d) => [`completedPerDay.${d}`, ''] as const));
+    await this.users.updateOne({ _id: doc._id, userId: doc.userId, rev: doc.rev }, update);
+  }
+
+  /** Drops global per-day counters that left the window; nothing writes those days any more. */
+  private async tidyGlobal(doc: GlobalStatsDoc, now: Date): Promise<void> {
+    const unset: Record<string, ''> = {};
+    for (const d of expiredDays(doc.createdPerDay, now)) unset[`createdPerDay.${d}`] = '';
+    for (const d of expiredDays(doc.completedPerDay, now)) unset[`completedPerDay.${d}`] = '';
+    if (Object.keys(unset).length > 0) await this.global.updateOne({ _id: doc._id }, { $unset: unset });
+  }
+
+  /** One user's statistics; zeros for a user without events. */
+  async userStats(userId: string): Promise<UserStats> {
+    const doc = await this.users.findOne({ _id: userId, userId }, { projection: { appliedIds: 0, appliedAt: 0 } });
+    const n = (name: Counter) => doc?.[name] ?? 0;
+    return {
+      userId,
+      tasksCreated: n('tasksCreated'),
+      tasksCompleted: n('tasksCompleted'),
+      tasksDeleted: n('tasksDeleted'),
+      tasksOpen: n('tasksOpen'),
+      completedPerDay: daySeries(doc?.completedPerDay, this.now()),
+      averageCompletionMs: average(n('completionTimeMsTotal'), n('completionCount')),
+      completionTimeMsTotal: n('completionTimeMsTotal'),
+      completionCount: n('completionCount'),
+    };
+  }
+
+  /** The global statistics: the sum of the per-partition documents (a handful, not a scan of users). */
+  async overview(): Promise<OverviewStats> {
+    const totals: Record<GlobalCounter, number> = {
+      usersRegistered: 0,
+      tasksCreated: 0,
+      tasksCompleted: 0,
+      tasksDeleted: 0,
+      tasksOpen: 0,
+      completionTimeMsTotal: 0,
+      completionCount: 0,
+    };
+    const created: Record<string, number> = {};
+    const completed: Record<string, number> = {};
+    for await (const doc of this.global.find({})) {
+      for (const name of Object.keys(totals) as GlobalCounter[]) totals[name] += doc[name] ?? 0;
+      for (const [d, v] of Object.entries(doc.createdPerDay ?? {})) created[d] = (created[d] ?? 0) + v;
+      for (const [d, v] of Object.entries(doc.completedPerDay ?? {})) completed[d] = (completed[d] ?? 0) + v;
+    }
+    const now = this.now();
+    return {
+      ...totals,
+      averageCompletionMs: average(totals.completionTimeMsTotal, totals.completionCount),
+      createdPerDay: daySeries(created, now),
+      completedPerDay: daySeries(completed, now),
+    };
+  }
+}
+
+function average(total: number, count: number): number {
+  return count > 0 ? Math.round(total / count) : 0;
+}
