@@ -1,0 +1,130 @@
+import type { Collection, IndexDescription } from 'mongodb';
+
+/**
+ * One marker per owner who ever wrote a task (collection `outbox_owners`, `_id` = ownerId).
+ *
+ * The relay must find owners with pending events without ever querying `tasks` untargeted, so
+ * every task write first touches its owner's marker here and only then writes the task: a
+ * marker is always at least as fresh as the events it points to, and a crash in between leaves
+ * at worst a marker with nothing behind it. The same atomic `$inc` hands out the owner's event
+ * sequence numbers (the publish order across the owner's tasks) and the marker carries the
+ * relay's lease, so one relay at a time publishes an owner's events.
+ */
+export interface OwnerMarker {
+  _id: string;
+  /** Last sequence number handed out; never reset, since markers are parked, not deleted. */
+  seq: number;
+  /** When a writer last touched the marker. */
+  touchedAt: Date;
+  /** When the relay should look at this owner next; null once parked (nothing pending). */
+  nextRunAt: Date | null;
+  leaseUntil: Date;
+  leaseHolder: string | null;
+  /** Task documents with a pending event, as of the relay's last look (writers raise it to ≥ 1). */
+  pendingDocs: number;
+}
+
+const EPOCH = new Date(0);
+/** Later than any real `nextRunAt`: a range bound that selects every unparked marker. */
+const FAR_FUTURE = new Date(8.64e15);
+
+const isDuplicateKey = (err: unknown): boolean => (err as { code?: number }).code === 11000;
+
+export class OutboxOwners {
+  static readonly indexes: IndexDescription[] = [{ key: { nextRunAt: 1 }, name: 'due' }];
+
+  constructor(private readonly markers: Collection<OwnerMarker>) {}
+
+  /**
+   * Reserves the owner's next event sequence number and asks the relay to look at the owner.
+   * Must complete before the task write that stores the event.
+   */
+  async touch(ownerId: string): Promise<{ seq: number; at: number }> {
+    const at = Date.now();
+    const now = new Date(at);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const marker = await this.markers.findOneAndUpdate(
+          { _id: ownerId },
+          {
+            $inc: { seq: 1 },
+            $set: { touchedAt: now, nextRunAt: now },
+            $max: { pendingDocs: 1 },
+            $setOnInsert: { leaseUntil: EPOCH, leaseHolder: null },
+          },
+          { upsert: true, returnDocument: 'after', projection: { seq: 1 } },
+        );
+        if (!marker) throw new Error('the outbox marker upsert returned no document');
+        return { seq: marker.seq, at };
+      } catch (err) {
+        // The first two writes of a new owner can race on the upsert; the loser simply retries.
+        if (isDuplicateKey(err) && attempt < 3) continue;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * After a task write that took longer than the relay's settle time: the relay may have parked
+   * the marker in the meantime, so it is touched again to make sure the new event is seen.
+   */
+  async retouch(ownerId: string): Promise<void> {
+    const now = new Date();
+    await this.markers.updateOne({ _id: ownerId }, { $set: { touchedAt: now, nextRunAt: now }, $max: { pendingDocs: 1 } });
+  }
+
+  /** Owners whose turn it is and whom no relay holds, oldest first. */
+  async due(now: Date, limit: number): Promise<string[]> {
+    const docs = await this.markers
+      .find({ nextRunAt: { $lte: now }, leaseUntil: { $lte: now } }, { projection: { _id: 1 } })
+      .sort({ nextRunAt: 1 })
+      .limit(limit)
+      .toArray();
+    return docs.map((d) => d._id);
+  }
+
+  /** Takes the owner for `leaseMs`, or returns undefined when another relay was quicker. */
+  async claim(ownerId: string, holder: string, now: Date, leaseMs: number): Promise<OwnerMarker | undefined> {
+    const marker = await this.markers.findOneAndUpdate(
+      { _id: ownerId, nextRunAt: { $lte: now }, leaseUntil: { $lte: now } },
+      { $set: { leaseUntil: new Date(now.getTime() + leaseMs), leaseHolder: holder } },
+      { returnDocument: 'after' },
+    );
+    return marker ?? undefined;
+  }
+
+  /** Publishing failed: record what is pending and let any relay retry (after its back-off). */
+  async releaseFailed(marker: OwnerMarker, holder: string, pendingDocs: number): Promise<void> {
+    await this.markers.updateOne(
+      { _id: marker._id, leaseHolder: holder },
+      { $set: { leaseUntil: EPOCH, leaseHolder: null, pendingDocs, nextRunAt: new Date() } },
+    );
+  }
+
+  /**
+   * Everything that was pending is out. If no writer touched the marker since it was claimed, the
+   * owner is parked (nothing seen, and the last touch is older than the settle time, so no write
+   * can still be in flight) or rechecked once the settle time has passed. If a writer did touch
+   * it, its `nextRunAt` stands and only the lease is given back.
+   */
+  async releaseDone(marker: OwnerMarker, holder: string, opts: { sawNothing: boolean; scanStart: Date; settleMs: number; more: boolean }): Promise<void> {
+    const settledAt = marker.touchedAt.getTime() + opts.settleMs;
+    const park = opts.sawNothing && settledAt <= opts.scanStart.getTime();
+    const nextRunAt = opts.more ? new Date() : park ? null : new Date(Math.max(settledAt, Date.now()));
+    const res = await this.markers.updateOne(
+      { _id: marker._id, leaseHolder: holder, touchedAt: marker.touchedAt },
+      { $set: { leaseUntil: EPOCH, leaseHolder: null, pendingDocs: opts.more ? 1 : 0, nextRunAt } },
+    );
+    if (res.matchedCount === 0) {
+      await this.markers.updateOne({ _id: marker._id, leaseHolder: holder }, { $set: { leaseUntil: EPOCH, leaseHolder: null } });
+    }
+  }
+
+  /** Task documents with a pending event, summed over the owners not parked. */
+  async backlog(): Promise<number> {
+    const [row] = await this.markers
+      .aggregate<{ n: number }>([{ $match: { nextRunAt: { $lte: FAR_FUTURE } } }, { $group: { _id: null, n: { $sum: '$pendingDocs' } } }])
+      .toArray();
+    return row?.n ?? 0;
+  }
+}

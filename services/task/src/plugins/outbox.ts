@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { createKafka } from '@taskmesh/kafka';
+import { ensureIndexes } from '@taskmesh/mongo';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Counter, Gauge } from 'prom-client';
+import { EventPublisher } from '../domain/outbox/event-publisher.js';
+import { OutboxOwners, type OwnerMarker } from '../domain/outbox/outbox-owners.js';
+import { OutboxRelay } from '../domain/outbox/outbox-relay.js';
+import type { TaskDocument } from '../domain/tasks/task-document.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    outbox: { owners: OutboxOwners; relay: OutboxRelay };
+  }
+}
+
+export interface OutboxPluginOptions {
+  readonly brokers: readonly string[];
+  readonly topic: string;
+  readonly pollMs: number;
+  readonly leaseMs: number;
+  readonly settleMs: number;
+  readonly batchOwners: number;
+  readonly maxBackoffMs: number;
+}
+
+/**
+ * The relay that moves events from task documents to Kafka, running in every instance (leases
+ * keep them from sending one owner's events twice at once), plus its metrics. Kafka is not a
+ * readiness check of this service on purpose: task writes keep working while it is down.
+ */
+export const outboxPlugin = fp<OutboxPluginOptions>(
+  async (app: FastifyInstance, opts) => {
+    const owners = new OutboxOwners(app.mongo.db.collection<OwnerMarker>('outbox_owners'));
+    const { skipped } = await ensureIndexes(app.mongo.db.collection('outbox_owners'), OutboxOwners.indexes);
+    if (skipped.length > 0) app.log.warn({ skipped }, 'outbox marker indexes not created');
+
+    // Few retries: the relay has its own back-off, and a short failure keeps rounds short.
+    const kafka = createKafka({ brokers: opts.brokers, clientId: 'task-outbox', log: app.log, retries: 2 });
+    const published = new Counter({ name: 'task_outbox_published_total', help: 'Task events sent to Kafka and acknowledged', registers: [app.metrics] });
+    const failures = new Counter({ name: 'task_outbox_publish_failures_total', help: 'Relay rounds that failed (Kafka or Mongo unreachable)', registers: [app.metrics] });
+    let lastBacklog = 0;
+    new Gauge({
+      name: 'task_outbox_backlog',
+      help: 'Task documents with a pending event, across all instances (read from the database: aggregate with max, not sum)',
+      registers: [app.metrics],
+      async collect() {
+        try {
+          lastBacklog = await owners.backlog();
+        } catch (err) {
+          app.log.warn({ err }, 'outbox backlog could not be read; reporting the last value');
+        }
+        this.set(lastBacklog);
+      },
+    });
+
+    const relay = new OutboxRelay(
+      app.mongo.db.collection<TaskDocument>('tasks'),
+      owners,
+      new EventPublisher(kafka, opts.topic),
+      {
+        holder: `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+        pollMs: opts.pollMs,
+        leaseMs: opts.leaseMs,
+        settleMs: opts.settleMs,
+        batchOwners: opts.batchOwners,
+        maxBackoffMs: opts.maxBackoffMs,
+      },
+      app.log,
+      { onPublished: (n) => published.inc(n), onFailure: () => failures.inc() },
+    );
+    app.decorate('outbox', { owners, relay });
+    app.addHook('onReady', async () => relay.start());
+    app.addHook('onClose', async () => relay.stop());
+  },
+  { name: 'outbox', dependencies: ['@taskmesh/mongo', '@taskmesh/metrics'] },
+);
