@@ -1,19 +1,127 @@
+import swagger from '@fastify/swagger';
+import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
 import { createServiceApp } from '@taskmesh/fastify-plugins';
-import { createKafka, pingKafka } from '@taskmesh/kafka';
 import { mongoPlugin } from '@taskmesh/mongo';
-import type { FastifyInstance } from 'fastify';
-import type { Config } from './config.js';
+import type { FastifyInstance, FastifySchema } from 'fastify';
+import { adminEmails, type Config } from './config.js';
+import { AccountService } from './domain/accounts/account-service.js';
+import { UserEventPublisher } from './domain/events/user-event-publisher.js';
+import { loadKeyRing, type KeyRing } from './domain/keys/signing-keys.js';
+import { LoginThrottle } from './domain/login/login-throttle.js';
+import { createAuthMetrics } from './domain/metrics.js';
+import { createPasswordHasher } from './domain/passwords/password-hasher.js';
+import { SessionRepository } from './domain/sessions/session-repository.js';
+import { UserRepository } from './domain/users/user-repository.js';
+import { kafkaPlugin } from './plugins/kafka.js';
+import { authRoutes } from './routes/auth/index.js';
+import { wellKnownRoutes } from './routes/well-known/index.js';
 
 export interface AppOptions {
   /** pino level, or false for silence in tests. */
   readonly logLevel?: string | false;
+  /** The clock for sessions and lockouts (tests). */
+  readonly now?: () => Date;
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The signing keys this instance uses and publishes. */
+    keys: KeyRing;
+    /** The outbox relay, exposed so that tests can run a sweep. */
+    userEvents: UserEventPublisher;
+  }
+}
+
+/** Auth bodies are a few hundred bytes; anything near this is not a login. */
+const BODY_LIMIT_BYTES = 8 * 1024;
 
 /** Builds the auth service; never listens and never reads process.env. */
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<FastifyInstance> {
-  const app = await createServiceApp({ service: 'auth', logLevel: opts.logLevel ?? config.LOG_LEVEL });
+  // Keys first: a bad key fails the start before anything connects.
+  const keys = await loadKeyRing({
+    currentPem: config.AUTH_SIGNING_KEY_CURRENT,
+    previousPem: config.AUTH_SIGNING_KEY_PREVIOUS,
+    keyDir: config.AUTH_KEY_DIR,
+  });
+
+  const app = await createServiceApp({ service: 'auth', logLevel: opts.logLevel ?? config.LOG_LEVEL, bodyLimit: BODY_LIMIT_BYTES });
+  // Fastify parses text/plain by default; here every body is JSON, anything else is a 415.
+  app.removeContentTypeParser('text/plain');
+  app.decorate('keys', keys);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'taskmesh auth', description: 'Accounts, sessions and signing keys', version: '1.0.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
   await app.register(mongoPlugin, { uri: config.MONGODB_URI, dbName: config.MONGODB_DB, maxPoolSize: config.MONGODB_MAX_POOL_SIZE, appName: 'auth' });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'auth', log: app.log });
-  app.readiness.add('kafka', () => pingKafka(kafka));
+  await app.register(kafkaPlugin, { brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()), clientId: 'auth' });
+  // Own tokens are checked against own keys in memory: no HTTP round trip to itself.
+  await app.register(accessTokenPlugin, {
+    verify: createAccessTokenVerifier({ jwks: keys.jwks, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
+  });
+
+  const metrics = createAuthMetrics(app.metrics);
+  const users = new UserRepository(app.mongo.db);
+  const sessions = new SessionRepository(app.mongo.db);
+  const throttle = new LoginThrottle(app.mongo.db, {
+    maxFailures: config.LOGIN_MAX_FAILURES,
+    windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+    lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,
+  });
+  for (const repo of [users, sessions, throttle]) {
+    const { skipped } = await repo.ensureIndexes();
+    // Expected on FerretDB (no TTL indexes): expiry is enforced by the queries themselves.
+    for (const s of skipped) app.log.info({ index: s.name, reason: s.reason }, 'index not created; carrying on');
+  }
+
+  const publisher = new UserEventPublisher({
+    kafka: app.kafka.client,
+    producer: app.kafka.producer,
+    users,
+    metrics,
+    log: app.log,
+    intervalMs: config.OUTBOX_RELAY_INTERVAL_MS,
+    graceMs: config.OUTBOX_RELAY_GRACE_MS,
+  });
+  app.decorate('userEvents', publisher);
+  app.addHook('onReady', async () => {
+    try {
+      await publisher.ensureTopic();
+    } catch (err) {
+      app.log.warn({ err }, 'cannot create the user-events topic yet; the relay will retry');
+    }
+    publisher.start();
+  });
+  // Runs before the Kafka plugin's own onClose (hooks close in reverse order), so that in-flight
+  // publishes finish on a connected producer.
+  app.addHook('onClose', async () => publisher.stop());
+
+  const accounts = new AccountService(
+    {
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+      adminEmails: adminEmails(config),
+    },
+    {
+      users,
+      sessions,
+      throttle,
+      hasher: createPasswordHasher(() => metrics.passwordVerifications.inc()),
+      keys,
+      publisher,
+      metrics,
+      log: app.log,
+      ...(opts.now ? { now: opts.now } : {}),
+    },
+  );
+
+  await app.register(authRoutes, { accounts });
+  await app.register(wellKnownRoutes, { keys });
+  app.get('/docs/json', { schema: { hide: true } as FastifySchema }, async () => app.swagger());
   return app;
 }
