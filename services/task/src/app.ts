@@ -19,6 +19,8 @@ export interface AppOptions {
 /** Builds the task service; never listens and never reads process.env. */
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = await createServiceApp({ service: 'task', logLevel: opts.logLevel ?? config.LOG_LEVEL });
+  // Fastify parses text/plain by default; here every body is JSON, anything else is a 415.
+  app.removeContentTypeParser('text/plain');
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

@@ -52,7 +52,8 @@ export class OutboxOwners {
             $max: { pendingDocs: 1 },
             $setOnInsert: { leaseUntil: EPOCH, leaseHolder: null },
           },
-          { upsert: true, returnDocument: 'after', projection: { seq: 1 } },
+          // No projection: FerretDB does not implement it for findAndModify.
+          { upsert: true, returnDocument: 'after' },
         );
         if (!marker) throw new Error('the outbox marker upsert returned no document');
         return { seq: marker.seq, at };

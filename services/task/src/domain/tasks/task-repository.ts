@@ -151,11 +151,12 @@ export class TaskRepository {
       const updated = await this.tasks.findOneAndUpdate(
         { _id, ownerId: ctx.ownerId, version: current.version, deletedAt: null },
         { $set: { ...set, updatedAt: now, version: current.version + 1 }, $push: { outbox: pending(touched.seq, event, ctx) } },
-        { returnDocument: 'after', projection: PUBLIC_PROJECTION },
+        // No projection: FerretDB does not implement it for findAndModify; toTask picks the public fields.
+        { returnDocument: 'after' },
       );
       if (updated) {
         await this.afterWrite(ctx.ownerId, touched.at);
-        return toTask(updated as unknown as StoredTask);
+        return toTask(updated);
       }
       // Another change got in first: read again, and the precondition decides on the new version.
     }
