@@ -7,3 +7,4 @@ export { createServiceApp, type ServiceAppOptions } from './service-app.js';
 export { installGracefulShutdown, type ShutdownOptions } from './shutdown.js';
 export { installStrictValidation } from './validation.js';
 export { loadConfig, ConfigError } from './config.js';
+export { traceLogFields, SERVICE_NAME } from './trace-context.js';

@@ -3,6 +3,7 @@ import { errorHandlerPlugin } from './error-handler.js';
 import { healthPlugin } from './health.js';
 import { installJsonParser } from './json-parser.js';
 import { metricsPlugin } from './metrics.js';
+import { SERVICE_NAME, traceLogFields } from './trace-context.js';
 import { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
 import { installStrictValidation } from './validation.js';
 
@@ -13,7 +14,7 @@ export interface ServiceAppOptions {
   readonly logLevel?: string | false;
   /** Largest accepted body in bytes. @default 65536 */
   readonly bodyLimit?: number;
-  /** Extra fields for every log line, e.g. the active trace id. */
+  /** Extra fields for every log line; the active trace and span ids are always added. */
   readonly logMixin?: () => Record<string, unknown>;
   /** Behind the gateway or an ingress: honour X-Forwarded-* from these peers. @default false */
   readonly trustProxy?: FastifyServerOptions['trustProxy'];
@@ -33,7 +34,7 @@ export async function createServiceApp(opts: ServiceAppOptions): Promise<Fastify
         : {
             level: opts.logLevel ?? 'info',
             base: { service: opts.service },
-            ...(opts.logMixin ? { mixin: opts.logMixin } : {}),
+            mixin: opts.logMixin ? () => ({ ...traceLogFields(), ...opts.logMixin!() }) : traceLogFields,
             redact: ['req.headers.authorization', 'req.headers.cookie'],
           },
     genReqId: genRequestId,
@@ -47,6 +48,7 @@ export async function createServiceApp(opts: ServiceAppOptions): Promise<Fastify
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  (app as unknown as Record<symbol, string>)[SERVICE_NAME] = opts.service;
   installStrictValidation(app);
   installJsonParser(app);
   app.addHook('onRequest', async (request, reply) => {

@@ -7,6 +7,9 @@ import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { MongoDBInstrumentation } from '@opentelemetry/instrumentation-mongodb';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 
+/** Set by `createServiceApp` (`SERVICE_NAME` in @taskmesh/fastify-plugins). */
+const SERVICE_NAME = Symbol.for('taskmesh.service');
+
 /** Probes and scrapes arrive every few seconds; a trace for each would bury the real ones. */
 const UNTRACED_PATH = /^\/(health\/(live|ready)|metrics)(\?|$)/;
 
@@ -44,6 +47,12 @@ export function platformInstrumentations(): Instrumentation[] {
     new FastifyOtelInstrumentation({
       registerOnInitialization: true,
       ignorePaths: (route) => isUntracedPath(route.url),
+      // Names the service on its request span, which tells services apart when several run in
+      // one process (tests); in a deployment the resource's service.name does the same.
+      requestHook: (span, request) => {
+        const service = (request.server as unknown as Record<symbol, unknown>)[SERVICE_NAME];
+        if (typeof service === 'string') span.setAttribute('taskmesh.service', service);
+      },
     }) as unknown as Instrumentation,
     new MongoDBInstrumentation({ requireParentSpan: true }),
     new IORedisInstrumentation({ requireParentSpan: true }),

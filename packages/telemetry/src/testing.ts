@@ -1,5 +1,5 @@
-import { register } from 'node:module';
-import { createAddHookMessageChannel } from 'import-in-the-middle';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { startTelemetry, type Telemetry } from './sdk.js';
 
@@ -18,6 +18,25 @@ export interface TestTelemetry {
   shutdown(): Promise<void>;
 }
 
+/** CommonJS packages whose main module the instrumentations patch. */
+const PATCHED_ON_LOAD = ['kafkajs', 'ioredis', 'mongodb', 'fastify'];
+
+/**
+ * Test runners import dependencies by absolute path, which the ESM hook of the preload does not
+ * match by package name. Requiring them here, once the instrumentations are enabled, patches them
+ * through the CommonJS hook; a later `import` gets the same, patched, module from the cache.
+ */
+function loadInstrumentedModules(): void {
+  const require = createRequire(path.join(process.cwd(), 'index.js'));
+  for (const name of PATCHED_ON_LOAD) {
+    try {
+      require(name);
+    } catch {
+      // not a dependency of the code under test
+    }
+  }
+}
+
 const KEY = Symbol.for('taskmesh.telemetry.test');
 type Holder = { [KEY]?: Promise<TestTelemetry> };
 
@@ -25,19 +44,17 @@ type Holder = { [KEY]?: Promise<TestTelemetry> };
  * Starts tracing with the platform's instrumentations and an in-memory exporter, once per
  * process (the OpenTelemetry API accepts one global provider): later calls get the same instance.
  * Call it before the code under test is imported (`await import(...)` afterwards), so that the
- * libraries are wrapped as they load, exactly as the `register` preload does for a service.
+ * libraries are wrapped before first use, as the `register` preload does for a service.
  */
 export function startTestTelemetry(opts: { serviceName?: string } = {}): Promise<TestTelemetry> {
   const holder = globalThis as Holder;
   holder[KEY] ??= (async () => {
-    const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-    register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
     const exporter = new InMemorySpanExporter();
     const telemetry: Telemetry = startTelemetry({
       serviceName: opts.serviceName ?? 'test',
       spanProcessors: [new SimpleSpanProcessor(exporter)],
     });
-    await waitForAllMessagesAcknowledged();
+    loadInstrumentedModules();
     const spans = () => exporter.getFinishedSpans();
     return {
       exporter,
