@@ -20,7 +20,7 @@ export interface KafkaPluginOptions {
  */
 export const kafkaPlugin = fp<KafkaPluginOptions>(
   async (app: FastifyInstance, opts) => {
-    const client = createKafka({ brokers: opts.brokers, clientId: opts.clientId, log: app.log, retries: 3 });
+    const client = createKafka({ brokers: opts.brokers, clientId: opts.clientId, log: app.log, retries: 3, metrics: app.metrics });
     const producer = new EventProducer(client);
     app.decorate('kafka', { client, producer });
     app.readiness.add('kafka', () => pingKafka(client));
@@ -28,5 +28,5 @@ export const kafkaPlugin = fp<KafkaPluginOptions>(
       await producer.disconnect().catch((err: unknown) => app.log.warn({ err }, 'kafka producer did not disconnect cleanly'));
     });
   },
-  { name: 'auth-kafka', dependencies: ['@taskmesh/health'] },
+  { name: 'auth-kafka', dependencies: ['@taskmesh/health', '@taskmesh/metrics'] },
 );

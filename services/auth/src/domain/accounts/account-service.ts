@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { signAccessToken, type Role } from '@taskmesh/access-token';
 import { envelope, validateEvent, type UserRegistered } from '@taskmesh/events';
+import { traceHeaders } from '@taskmesh/kafka';
 import { errors } from '../../errors.js';
 import type { UserEventPublisher } from '../events/user-event-publisher.js';
 import type { KeyRing } from '../keys/signing-keys.js';
@@ -89,7 +90,7 @@ export class AccountService {
     const checked = validateEvent(event);
     if (!checked.ok) throw new Error(`UserRegistered does not match its contract: ${checked.reason}`);
 
-    const user: UserDoc = { _id: id, email, passwordHash, role, createdAt: now, updatedAt: now, outbox: [event], outboxAt: now };
+    const user: UserDoc = { _id: id, email, passwordHash, role, createdAt: now, updatedAt: now, outbox: [event], outboxAt: now, outboxHeaders: traceHeaders() };
     try {
       await users.create(user);
     } catch (err) {

@@ -18,6 +18,8 @@ export interface UserDoc {
   updatedAt: Date;
   /** Events written with the user in one atomic insert and not yet acknowledged by Kafka. */
   outbox?: UserEvent[];
+  /** The trace context of the request that wrote the outbox, so the publish joins its trace. */
+  outboxHeaders?: Record<string, string>;
   /** Set while `outbox` holds events: what the relay scans for, and its optimistic-lock token. */
   outboxAt?: Date;
 }
@@ -104,7 +106,7 @@ export class UserRepository {
    */
   async clearOutbox(user: Pick<UserDoc, '_id' | 'email' | 'outboxAt'>): Promise<boolean> {
     if (!user.outboxAt) return false;
-    const res = await this.users.updateOne({ email: user.email, _id: user._id, outboxAt: user.outboxAt }, { $unset: { outbox: '', outboxAt: '' } });
+    const res = await this.users.updateOne({ email: user.email, _id: user._id, outboxAt: user.outboxAt }, { $unset: { outbox: '', outboxAt: '', outboxHeaders: '' } });
     return res.modifiedCount === 1;
   }
 }
