@@ -1,2 +1,3 @@
 export { createMongoClient, ensureIndexes, pingMongo, type MongoSettings } from './client.js';
 export { mongoPlugin, type MongoPluginOptions } from './plugin.js';
+export { observePool } from './pool-metrics.js';

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Db, MongoClient } from 'mongodb';
 import { createMongoClient, pingMongo, type MongoSettings } from './client.js';
+import { observePool } from './pool-metrics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,6 +16,8 @@ export interface MongoPluginOptions extends MongoSettings {
   readonly dbName: string;
   /** Use this client instead of creating one (tests that watch commands). It is not closed here. */
   readonly client?: MongoClient;
+  /** Publish the connection-pool gauges on `app.metrics`. @default true */
+  readonly poolMetrics?: boolean;
 }
 
 /** One MongoClient per process, connected at start, closed in `onClose`, checked in readiness. */
@@ -22,10 +25,13 @@ export const mongoPlugin = fp<MongoPluginOptions>(
   async (app: FastifyInstance, opts) => {
     const owned = !opts.client;
     const client = opts.client ?? createMongoClient(opts);
+    // Before connecting, so that the first pool and its connections are counted too.
+    const stopObserving = opts.poolMetrics !== false && app.metrics ? observePool(client, app.metrics) : undefined;
     await client.connect();
     app.decorate('mongo', { client, db: client.db(opts.dbName) });
     app.readiness?.add('mongo', () => pingMongo(client));
     app.addHook('onClose', async () => {
+      stopObserving?.();
       if (owned) await client.close();
     });
   },
