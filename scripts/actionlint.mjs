@@ -49,11 +49,15 @@ export function ensureActionlint({ timeoutMs = 600_000 } = {}) {
       timeout: timeoutMs,
     });
     if (r.error?.code === 'ETIMEDOUT' || r.signal) {
-      throw new ToolError(`actionlint: \`go install\` did not finish within ${Math.round(timeoutMs / 1000)} s (is the Go module proxy reachable? GOPROXY=${process.env.GOPROXY ?? 'default'})`);
+      throw new ToolError(
+        `actionlint: \`go install\` did not finish within ${Math.round(timeoutMs / 1000)} s (is the Go module proxy reachable? GOPROXY=${process.env.GOPROXY ?? 'default'})`,
+      );
     }
     if (r.status !== 0) {
       const out = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-15).join('\n');
-      throw new ToolError(`actionlint: \`go install github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}\` failed (exit ${r.status})\n${out}`);
+      throw new ToolError(
+        `actionlint: \`go install github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}\` failed (exit ${r.status})\n${out}`,
+      );
     }
     fs.mkdirSync(path.dirname(ACTIONLINT_BIN), { recursive: true });
     fs.renameSync(path.join(tmpBin, 'actionlint'), ACTIONLINT_BIN);
@@ -74,12 +78,15 @@ export function ensureShellcheck({ timeoutMs = 300_000 } = {}) {
   const found = which('shellcheck');
   if (found) return found;
   if (process.getuid?.() !== 0 || !which('apt-get')) {
-    say('shellcheck is not installed, so `run:` scripts are not checked (install it with your package manager: e.g. `apt-get install shellcheck`)');
+    say(
+      'shellcheck is not installed, so `run:` scripts are not checked (install it with your package manager: e.g. `apt-get install shellcheck`)',
+    );
     return undefined;
   }
   say('installing shellcheck from Debian packages (once)...');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '-qq', 'shellcheck'], { env, stdio: 'ignore', timeout: timeoutMs }).status === 0;
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '-qq', 'shellcheck'], { env, stdio: 'ignore', timeout: timeoutMs }).status === 0;
   if (!install()) {
     spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore', timeout: timeoutMs });
     if (!install()) {

@@ -69,7 +69,9 @@ export async function load({
 }) {
   const { scenario: next, needsSession } = scenarioByName(scenario);
   const client = needsSession ? (await createSession(baseUrl, { prefix: 'load' })).api : new ApiClient(baseUrl);
-  log(`load: ${scenario} against ${baseUrl}, ${concurrency} workers, up to ${durationMs / 1000} s${rps ? `, at most ${rps} req/s` : ''}${until ? `, until: ${until}` : ''}`);
+  log(
+    `load: ${scenario} against ${baseUrl}, ${concurrency} workers, up to ${durationMs / 1000} s${rps ? `, at most ${rps} req/s` : ''}${until ? `, until: ${until}` : ''}`,
+  );
 
   const stats = new LoadStats();
   const abort = new AbortController();
@@ -77,28 +79,34 @@ export async function load({
   const timers = [];
   if (progress) {
     let last = { t: performance.now(), n: 0 };
-    timers.push(setInterval(() => {
-      const now = performance.now();
-      const s = stats.summary(now);
-      const rate = ((stats.total - last.n) * 1000) / (now - last.t);
-      last = { t: now, n: stats.total };
-      log(`  t=${String(Math.round(s.seconds)).padStart(4)}s  ${rate.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms} ms  p99 ${s.p99Ms} ms  failed ${s.failed}`);
-    }, 5000));
+    timers.push(
+      setInterval(() => {
+        const now = performance.now();
+        const s = stats.summary(now);
+        const rate = ((stats.total - last.n) * 1000) / (now - last.t);
+        last = { t: now, n: stats.total };
+        log(
+          `  t=${String(Math.round(s.seconds)).padStart(4)}s  ${rate.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms} ms  p99 ${s.p99Ms} ms  failed ${s.failed}`,
+        );
+      }, 5000),
+    );
   }
   let checking = false;
   if (until) {
     untilMet = false;
-    timers.push(setInterval(async () => {
-      if (checking || abort.signal.aborted) return;
-      checking = true;
-      const code = await runShell(until, { timeoutMs: Math.max(untilIntervalMs * 4, 30_000) });
-      checking = false;
-      if (code === 0 && !abort.signal.aborted) {
-        untilMet = true;
-        log(`  --until command succeeded after ${stats.summary().seconds} s: stopping`);
-        abort.abort();
-      }
-    }, untilIntervalMs));
+    timers.push(
+      setInterval(async () => {
+        if (checking || abort.signal.aborted) return;
+        checking = true;
+        const code = await runShell(until, { timeoutMs: Math.max(untilIntervalMs * 4, 30_000) });
+        checking = false;
+        if (code === 0 && !abort.signal.aborted) {
+          untilMet = true;
+          log(`  --until command succeeded after ${stats.summary().seconds} s: stopping`);
+          abort.abort();
+        }
+      }, untilIntervalMs),
+    );
   }
 
   try {

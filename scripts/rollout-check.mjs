@@ -114,7 +114,9 @@ export async function rolloutCheck({
   const beforeCommand = stats.total;
   log(`  warm-up done: ${beforeCommand} requests, ${stats.failed} failed; running the command`);
   const result = await runCommand(command, timeoutMs, log);
-  log(`  command ${result.timedOut ? `timed out after ${timeoutMs / 1000} s` : `exited ${result.code}`} after ${result.seconds.toFixed(1)} s; settling for ${settleMs / 1000} s`);
+  log(
+    `  command ${result.timedOut ? `timed out after ${timeoutMs / 1000} s` : `exited ${result.code}`} after ${result.seconds.toFixed(1)} s; settling for ${settleMs / 1000} s`,
+  );
   await sleep(settleMs);
   abort.abort();
   await loadDone;
@@ -136,7 +138,9 @@ export async function rolloutCheck({
     log('rollout check FAILED: no request completed');
     code = 1;
   } else {
-    log(`rollout check passed: ${summary.requests} requests, none failed, ${stats.total - beforeCommand} of them during and after the command`);
+    log(
+      `rollout check passed: ${summary.requests} requests, none failed, ${stats.total - beforeCommand} of them during and after the command`,
+    );
   }
   return { code, summary, command: result };
 }

@@ -34,7 +34,13 @@ const HELP = `usage: node scripts/smoke.mjs [options]
  * @param {{ baseUrl: string, readyTimeoutMs?: number, analyticsTimeoutMs?: number, requestTimeoutMs?: number,
  *   log?: (line: string) => void }} opts
  */
-export async function smoke({ baseUrl, readyTimeoutMs = 30_000, analyticsTimeoutMs = 60_000, requestTimeoutMs = 10_000, log = console.log }) {
+export async function smoke({
+  baseUrl,
+  readyTimeoutMs = 30_000,
+  analyticsTimeoutMs = 60_000,
+  requestTimeoutMs = 10_000,
+  log = console.log,
+}) {
   const anon = new ApiClient(baseUrl, { timeoutMs: requestTimeoutMs });
   const t0 = performance.now();
   let current = '';
@@ -49,10 +55,13 @@ export async function smoke({ baseUrl, readyTimeoutMs = 30_000, analyticsTimeout
   try {
     await step('gateway ready (GET /health/ready)', async () => {
       let last;
-      const ready = await poll(async () => {
-        last = await anon.request('GET', '/health/ready', { auth: false });
-        return last.status === 200;
-      }, { timeoutMs: readyTimeoutMs, intervalMs: 1000 });
+      const ready = await poll(
+        async () => {
+          last = await anon.request('GET', '/health/ready', { auth: false });
+          return last.status === 200;
+        },
+        { timeoutMs: readyTimeoutMs, intervalMs: 1000 },
+      );
       if (!ready) throw new Deviation(`not ready within ${readyTimeoutMs / 1000} s; last answer: ${summarize(last)}`);
     });
 
@@ -61,7 +70,8 @@ export async function smoke({ baseUrl, readyTimeoutMs = 30_000, analyticsTimeout
     await step('register (POST /auth/register)', async () => {
       const x = expectStatus(await anon.request('POST', '/auth/register', { body: { email, password } }), 201, 'register');
       if (x.body?.email !== email) throw new Deviation(`register: the answer does not carry the email ${email}: ${summarize(x)}`);
-      if ('password' in x.body || 'passwordHash' in x.body) throw new Deviation(`register: the answer leaks a password field: ${summarize(x)}`);
+      if ('password' in x.body || 'passwordHash' in x.body)
+        throw new Deviation(`register: the answer leaks a password field: ${summarize(x)}`);
       return email;
     });
 
@@ -69,7 +79,12 @@ export async function smoke({ baseUrl, readyTimeoutMs = 30_000, analyticsTimeout
     await step('log in (POST /auth/login)', async () => {
       const x = expectStatus(await anon.request('POST', '/auth/login', { body: { email, password } }), 200, 'log in');
       const { accessToken, refreshToken, tokenType, expiresIn } = x.body ?? {};
-      if (typeof accessToken !== 'string' || typeof refreshToken !== 'string' || typeof expiresIn !== 'number' || String(tokenType).toLowerCase() !== 'bearer') {
+      if (
+        typeof accessToken !== 'string' ||
+        typeof refreshToken !== 'string' ||
+        typeof expiresIn !== 'number' ||
+        String(tokenType).toLowerCase() !== 'bearer'
+      ) {
         throw new Deviation(`log in: expected { accessToken, refreshToken, tokenType: "Bearer", expiresIn }, got ${summarize(x)}`);
       }
       api = new ApiClient(baseUrl, { timeoutMs: requestTimeoutMs, token: accessToken });
@@ -97,7 +112,8 @@ export async function smoke({ baseUrl, readyTimeoutMs = 30_000, analyticsTimeout
         const x = expectStatus(await api.request('POST', '/tasks', { body }), 201, `create task ${i + 1}`);
         const task = x.body ?? {};
         const etag = x.headers?.get('etag');
-        if (typeof task.id !== 'string' || task.title !== title) throw new Deviation(`create task ${i + 1}: expected a task with an id and title ${JSON.stringify(title)}, got ${summarize(x)}`);
+        if (typeof task.id !== 'string' || task.title !== title)
+          throw new Deviation(`create task ${i + 1}: expected a task with an id and title ${JSON.stringify(title)}, got ${summarize(x)}`);
         if (typeof task.version !== 'number') throw new Deviation(`create task ${i + 1}: expected a numeric version, got ${summarize(x)}`);
         if (task.status === 'done') throw new Deviation(`create task ${i + 1}: a new task is already done: ${summarize(x)}`);
         if (!etag) throw new Deviation(`create task ${i + 1}: no ETag header on ${summarize(x)}`);
@@ -109,11 +125,14 @@ export async function smoke({ baseUrl, readyTimeoutMs = 30_000, analyticsTimeout
     await step('list them (GET /tasks)', async () => {
       const x = expectStatus(await api.request('GET', '/tasks?limit=100'), 200, 'list tasks');
       const items = x.body?.items;
-      if (!Array.isArray(items) || !('nextCursor' in (x.body ?? {}))) throw new Deviation(`list tasks: expected { items, nextCursor }, got ${summarize(x)}`);
+      if (!Array.isArray(items) || !('nextCursor' in (x.body ?? {})))
+        throw new Deviation(`list tasks: expected { items, nextCursor }, got ${summarize(x)}`);
       const ids = new Set(items.map((t) => t.id));
       const missing = created.filter((t) => !ids.has(t.id)).map((t) => t.id);
       if (missing.length > 0 || items.length !== created.length) {
-        throw new Deviation(`list tasks: expected exactly the ${created.length} new tasks, got ${items.length} (missing ${missing.join(', ') || 'none'})`);
+        throw new Deviation(
+          `list tasks: expected exactly the ${created.length} new tasks, got ${items.length} (missing ${missing.join(', ') || 'none'})`,
+        );
       }
     });
 
@@ -125,7 +144,8 @@ export async function smoke({ baseUrl, readyTimeoutMs = 30_000, analyticsTimeout
         'complete a task',
       );
       if (x.body?.status !== 'done') throw new Deviation(`complete a task: expected status "done", got ${summarize(x)}`);
-      if (!(x.body?.version > done.version)) throw new Deviation(`complete a task: expected the version to grow past ${done.version}, got ${summarize(x)}`);
+      if (!(x.body?.version > done.version))
+        throw new Deviation(`complete a task: expected the version to grow past ${done.version}, got ${summarize(x)}`);
       const again = expectStatus(await api.request('GET', `/tasks/${done.id}`), 200, 'read the completed task');
       if (again.body?.status !== 'done') throw new Deviation(`read the completed task: expected status "done", got ${summarize(again)}`);
     });
@@ -141,7 +161,8 @@ export async function smoke({ baseUrl, readyTimeoutMs = 30_000, analyticsTimeout
     await step('delete one (DELETE /tasks/:id)', async () => {
       expectStatus(await api.request('DELETE', `/tasks/${removed.id}`), 204, 'delete a task');
       const gone = expectStatus(await api.request('GET', `/tasks/${removed.id}`), 404, 'read the deleted task');
-      if (typeof gone.body?.code !== 'string') throw new Deviation(`read the deleted task: expected a { code, message } body, got ${summarize(gone)}`);
+      if (typeof gone.body?.code !== 'string')
+        throw new Deviation(`read the deleted task: expected a { code, message } body, got ${summarize(gone)}`);
     });
 
     await step('list again (GET /tasks)', async () => {
@@ -149,7 +170,9 @@ export async function smoke({ baseUrl, readyTimeoutMs = 30_000, analyticsTimeout
       const items = x.body?.items ?? [];
       const byId = new Map(items.map((t) => [t.id, t]));
       if (items.length !== 2 || !byId.has(done.id) || !byId.has(kept.id) || byId.has(removed.id)) {
-        throw new Deviation(`list tasks again: expected ${done.id} and ${kept.id} only, got ${items.map((t) => t.id).join(', ') || 'none'}`);
+        throw new Deviation(
+          `list tasks again: expected ${done.id} and ${kept.id} only, got ${items.map((t) => t.id).join(', ') || 'none'}`,
+        );
       }
       if (byId.get(done.id).status !== 'done') throw new Deviation(`list tasks again: ${done.id} is ${byId.get(done.id).status}, not done`);
     });
@@ -157,15 +180,19 @@ export async function smoke({ baseUrl, readyTimeoutMs = 30_000, analyticsTimeout
     const expected = { tasksCreated: 3, tasksCompleted: 1, tasksDeleted: 1, tasksOpen: 1 };
     await step('analytics counted them (GET /analytics/me)', async () => {
       let last;
-      const matched = await poll(async () => {
-        last = await api.request('GET', '/analytics/me');
-        if (last.status !== 200) return false;
-        return Object.entries(expected).every(([k, v]) => last.body?.[k] === v);
-      }, { timeoutMs: analyticsTimeoutMs, intervalMs: 500 });
+      const matched = await poll(
+        async () => {
+          last = await api.request('GET', '/analytics/me');
+          if (last.status !== 200) return false;
+          return Object.entries(expected).every(([k, v]) => last.body?.[k] === v);
+        },
+        { timeoutMs: analyticsTimeoutMs, intervalMs: 500 },
+      );
       if (!matched) {
-        const seen = last?.status === 200
-          ? JSON.stringify(Object.fromEntries(Object.keys(expected).map((k) => [k, last.body?.[k]])))
-          : summarize(last);
+        const seen =
+          last?.status === 200
+            ? JSON.stringify(Object.fromEntries(Object.keys(expected).map((k) => [k, last.body?.[k]])))
+            : summarize(last);
         throw new Deviation(`analytics: expected ${JSON.stringify(expected)} within ${analyticsTimeoutMs / 1000} s, last seen ${seen}`);
       }
       return JSON.stringify(expected);

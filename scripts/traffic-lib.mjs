@@ -37,7 +37,9 @@ export function numberOption(name, value, fallback, { min = 0, max = Number.MAX_
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}, got ${JSON.stringify(value)}`);
+    throw new UsageError(
+      `--${name} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}, got ${JSON.stringify(value)}`,
+    );
   }
   return n;
 }
@@ -98,7 +100,14 @@ export class ApiClient {
         parsed = undefined;
       }
       return {
-        method, path, status: res.status, ok: res.ok, ms, headers: res.headers, body: parsed, text,
+        method,
+        path,
+        status: res.status,
+        ok: res.ok,
+        ms,
+        headers: res.headers,
+        body: parsed,
+        text,
         requestId: res.headers.get('x-request-id') ?? undefined,
       };
     } catch (err) {

@@ -118,7 +118,14 @@ class PublicApi {
       case 'GET /auth/me':
         return send(200, { id: user.id, email: user.email, role: 'user' });
       case 'POST /tasks': {
-        const t: Task = { id: randomUUID(), ownerId: user.id, title: json.title, description: json.description, status: 'todo', version: 1 };
+        const t: Task = {
+          id: randomUUID(),
+          ownerId: user.id,
+          title: json.title,
+          description: json.description,
+          status: 'todo',
+          version: 1,
+        };
         this.tasks.set(t.id, t);
         this.count(user.id, { tasksCreated: 1, tasksOpen: 1 });
         return send(201, t, etag(t));
@@ -190,7 +197,16 @@ describe('traffic scripts against an HTTP server that follows the public API', (
     const r = await runScript('smoke.mjs', [], { BASE_URL: api.url });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    for (const step of ['register', 'log in', 'create 3 tasks', 'list them', 'complete one', 'a stale If-Match is refused', 'delete one', 'analytics counted them']) {
+    for (const step of [
+      'register',
+      'log in',
+      'create 3 tasks',
+      'list them',
+      'complete one',
+      'a stale If-Match is refused',
+      'delete one',
+      'analytics counted them',
+    ]) {
       expect(r.stdout).toMatch(new RegExp(`ok +${step}`));
     }
     expect(r.stdout).toMatch(/smoke test passed/);
@@ -200,7 +216,9 @@ describe('traffic scripts against an HTTP server that follows the public API', (
     api.faults.loginFails = true;
     const r = await runScript('smoke.mjs', ['--base-url', api.url]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/step "log in \(POST \/auth\/login\)" failed: log in: expected 200, got POST \/auth\/login -> 500 .*x-request-id [0-9a-f-]{36}/);
+    expect(r.stderr).toMatch(
+      /step "log in \(POST \/auth\/login\)" failed: log in: expected 200, got POST \/auth\/login -> 500 .*x-request-id [0-9a-f-]{36}/,
+    );
   });
 
   it('when analytics never counts the completed task, then the smoke test exits 1 with what it saw after its time limit', async () => {
@@ -243,18 +261,54 @@ describe('traffic scripts against an HTTP server that follows the public API', (
   it('when the --until command starts succeeding mid-run, then load stops early and passes; when it never does, load exits 3', async () => {
     const marker = path.join(tmp, `scaled-${randomUUID()}`);
     api.faults.touchAfterLists = { count: 50, file: marker };
-    const met = await runScript('load.mjs', ['--base-url', api.url, '-c', '2', '-d', '20', '--until', `test -f ${marker}`, '--until-interval', '0.3', '--json']);
+    const met = await runScript('load.mjs', [
+      '--base-url',
+      api.url,
+      '-c',
+      '2',
+      '-d',
+      '20',
+      '--until',
+      `test -f ${marker}`,
+      '--until-interval',
+      '0.3',
+      '--json',
+    ]);
     expect(met.code).toBe(0);
     expect(jsonLine(met.stdout)).toMatchObject({ untilMet: true, failed: 0 });
     expect(jsonLine(met.stdout).seconds).toBeLessThan(20);
 
-    const never = await runScript('load.mjs', ['--base-url', api.url, '-c', '1', '-d', '1', '--until', 'false', '--until-interval', '0.3', '--json']);
+    const never = await runScript('load.mjs', [
+      '--base-url',
+      api.url,
+      '-c',
+      '1',
+      '-d',
+      '1',
+      '--until',
+      'false',
+      '--until-interval',
+      '0.3',
+      '--json',
+    ]);
     expect(never.code).toBe(3);
     expect(jsonLine(never.stdout).untilMet).toBe(false);
   });
 
   it('when the command runs under steady load and nothing fails, then the rollout check passes', async () => {
-    const r = await runScript('rollout-check.mjs', ['--base-url', api.url, '--rps', '50', '--warmup', '0.5', '--settle', '0.5', '--command', 'sleep 1', '--json']);
+    const r = await runScript('rollout-check.mjs', [
+      '--base-url',
+      api.url,
+      '--rps',
+      '50',
+      '--warmup',
+      '0.5',
+      '--settle',
+      '0.5',
+      '--command',
+      'sleep 1',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const s = jsonLine(r.stdout);
     expect(s.failed).toBe(0);
@@ -266,7 +320,21 @@ describe('traffic scripts against an HTTP server that follows the public API', (
 
   it('when the command makes the API unavailable for a moment, then the rollout check exits 1 and lists the failed requests', async () => {
     const command = `${process.execPath} -e "fetch('${api.url}/__unavailable?ms=400').then(() => setTimeout(() => {}, 500))"`;
-    const r = await runScript('rollout-check.mjs', ['--base-url', api.url, '--scenario', 'read', '--rps', '50', '--warmup', '0.5', '--settle', '0.5', '--command', command, '--json']);
+    const r = await runScript('rollout-check.mjs', [
+      '--base-url',
+      api.url,
+      '--scenario',
+      'read',
+      '--rps',
+      '50',
+      '--warmup',
+      '0.5',
+      '--settle',
+      '0.5',
+      '--command',
+      command,
+      '--json',
+    ]);
     expect(r.code).toBe(1);
     const s = jsonLine(r.stdout);
     expect(s.failed).toBe(api.failures);
@@ -276,7 +344,18 @@ describe('traffic scripts against an HTTP server that follows the public API', (
   });
 
   it('when the command itself fails, then the rollout check exits 4', async () => {
-    const r = await runScript('rollout-check.mjs', ['--base-url', api.url, '--scenario', 'health', '--warmup', '0', '--settle', '0', '--command', 'exit 7']);
+    const r = await runScript('rollout-check.mjs', [
+      '--base-url',
+      api.url,
+      '--scenario',
+      'health',
+      '--warmup',
+      '0',
+      '--settle',
+      '0',
+      '--command',
+      'exit 7',
+    ]);
     expect(r.code).toBe(4);
     expect(r.stdout).toMatch(/rollout check FAILED: the command exited 7/);
   });

@@ -34,8 +34,14 @@ interface Workflow {
 
 const read = (name: string) => fs.readFileSync(path.join(WORKFLOWS, name), 'utf8');
 const load = (name: string) => parse(read(name)) as Workflow;
-const allRuns = (wf: Workflow) => Object.values(wf.jobs).flatMap((j) => j.steps.map((s) => s.run ?? '')).join('\n');
-const allUses = (wf: Workflow) => Object.values(wf.jobs).flatMap((j) => j.steps.map((s) => s.uses ?? '')).filter(Boolean);
+const allRuns = (wf: Workflow) =>
+  Object.values(wf.jobs)
+    .flatMap((j) => j.steps.map((s) => s.run ?? ''))
+    .join('\n');
+const allUses = (wf: Workflow) =>
+  Object.values(wf.jobs)
+    .flatMap((j) => j.steps.map((s) => s.uses ?? ''))
+    .filter(Boolean);
 
 /**
  * Every `uses:` of a workflow's text that is not pinned to a full commit SHA with a version
@@ -213,7 +219,11 @@ describe('CD workflow', () => {
       expect(fs.existsSync(path.join(ROOT, workspace, 'package.json'))).toBe(true);
     }
     const build = images.steps.find((s) => s.uses?.startsWith('docker/build-push-action@'))!;
-    expect(build.with).toMatchObject({ context: '.', platforms: 'linux/amd64,linux/arm64', push: "${{ github.event_name != 'pull_request' }}" });
+    expect(build.with).toMatchObject({
+      context: '.',
+      platforms: 'linux/amd64,linux/arm64',
+      push: "${{ github.event_name != 'pull_request' }}",
+    });
     const meta = images.steps.find((s) => s.uses?.startsWith('docker/metadata-action@'))!;
     expect(meta.with?.images).toBe('ghcr.io/${{ github.repository_owner }}/taskmesh/${{ matrix.image }}');
     expect(allUses(cd)).toEqual(expect.arrayContaining([expect.stringMatching(/^docker\/setup-qemu-action@/)]));
