@@ -4,7 +4,7 @@ export { healthPlugin, type HealthOptions, type Readiness, type ReadinessCheck }
 export { metricsPlugin, type MetricsOptions } from './metrics.js';
 export { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
 export { createServiceApp, type ServiceAppOptions } from './service-app.js';
-export { installGracefulShutdown, type ShutdownOptions } from './shutdown.js';
+export { BEFORE_EXIT, installGracefulShutdown, type ShutdownOptions } from './shutdown.js';
 export { installStrictValidation } from './validation.js';
 export { loadConfig, ConfigError } from './config.js';
 export { traceLogFields, SERVICE_NAME } from './trace-context.js';
