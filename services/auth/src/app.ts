@@ -71,11 +71,9 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
     lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,
   });
-  for (const repo of [users, sessions, throttle]) {
-    const { skipped } = await repo.ensureIndexes();
-    // Expected on FerretDB (no TTL indexes): expiry is enforced by the queries themselves.
-    for (const s of skipped) app.log.info({ index: s.name, reason: s.reason }, 'index not created; carrying on');
-  }
+  const skipped = (await Promise.all([users, sessions, throttle].map((repo) => repo.ensureIndexes()))).flatMap((r) => r.skipped);
+  // Expected on FerretDB (no TTL indexes): expiry is enforced by the queries themselves.
+  if (skipped.length > 0) app.log.info({ skipped }, 'some indexes are not supported by this server; carrying on');
 
   const publisher = new UserEventPublisher({
     kafka: app.kafka.client,

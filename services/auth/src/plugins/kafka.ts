@@ -20,7 +20,7 @@ export interface KafkaPluginOptions {
  */
 export const kafkaPlugin = fp<KafkaPluginOptions>(
   async (app: FastifyInstance, opts) => {
-    const client = createKafka({ brokers: opts.brokers, clientId: opts.clientId, log: app.log, retries: 3, metrics: app.metrics });
+    const client = createKafka({ brokers: opts.brokers, clientId: opts.clientId, log: app.log, metrics: app.metrics });
     const producer = new EventProducer(client);
     app.decorate('kafka', { client, producer });
     app.readiness.add('kafka', () => pingKafka(client));
