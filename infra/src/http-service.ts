@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Duration, Size as DataSize } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch, Size as DataSize } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
@@ -171,6 +171,7 @@ export class HttpService extends Construct implements Peer {
       ],
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: { ...this.selector } }));
+    limitEphemeralStorage(this.deployment, '64Mi', '512Mi');
     this.deployment.scheduling.spread({ topology: kplus.Topology.HOSTNAME, weight: 100 });
 
     this.service = new kplus.Service(this, 'service', {
@@ -212,6 +213,19 @@ export class HttpService extends Construct implements Peer {
 /** Points a Service at a workload's stable selector label (not cdk8s-plus's generated one). */
 export function selectPods(service: kplus.Service, selector: Readonly<Record<string, string>>): void {
   for (const [key, value] of Object.entries(selector)) service.selectLabel(key, value);
+}
+
+/**
+ * Sets the ephemeral-storage request and limit of a cdk8s-plus workload's first container
+ * (cdk8s-plus only writes whole gibibytes). emptyDirs and logs count against it.
+ */
+export function limitEphemeralStorage(workload: kplus.Deployment, request: string, limit: string): void {
+  const resources = '/spec/template/spec/containers/0/resources';
+  // The patch lands before the typed serializer, which expects Quantity objects.
+  ApiObject.of(workload).addJsonPatch(
+    JsonPatch.add(`${resources}/requests/ephemeral-storage`, k8s.Quantity.fromString(request)),
+    JsonPatch.add(`${resources}/limits/ephemeral-storage`, k8s.Quantity.fromString(limit)),
+  );
 }
 
 /** A short, stable digest of a string map (keys sorted), for pod-template annotations. */

@@ -136,11 +136,13 @@ export class KafkaCluster extends Construct implements Peer {
                   { name: 'client', containerPort: CLIENT_PORT },
                   { name: 'controller', containerPort: CONTROLLER_PORT },
                 ],
-                resources: resources('200m', '640Mi', '1', '1Gi'),
+                resources: resources('200m', '640Mi', '1', '1Gi', { request: '128Mi', limit: '1Gi' }),
                 securityContext: restrictedContainerSecurityContext,
                 startupProbe: tcpProbe(CLIENT_PORT, { periodSeconds: 3, failureThreshold: 60 }),
                 readinessProbe: tcpProbe(CLIENT_PORT, { periodSeconds: 5, failureThreshold: 3 }),
-                livenessProbe: tcpProbe(CLIENT_PORT, { periodSeconds: 10, failureThreshold: 6 }),
+                // Readiness is the client listener; liveness the controller one, which stays up
+                // while a broker is busy or catching up.
+                livenessProbe: tcpProbe(CONTROLLER_PORT, { periodSeconds: 10, failureThreshold: 6 }),
                 volumeMounts: [
                   { name: 'data', mountPath: '/var/lib/kafka/data' },
                   { name: 'config', mountPath: '/etc/kafka-config', readOnly: true },

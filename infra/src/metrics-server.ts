@@ -112,6 +112,32 @@ export class MetricsServer extends Construct {
       },
     });
     pdb(this, NAME, NAMESPACE, labels, selector);
+    // kube-system has no default deny, but the one pod added there is fenced in all the same:
+    // the API server calls it on its port; it calls the kubelets and the API server.
+    new k8s.KubeNetworkPolicy(this, 'network-policy', {
+      metadata: { name: NAME, namespace: NAMESPACE, labels },
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [{ ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(PORT) }] }],
+        egress: [
+          {
+            ports: [
+              { protocol: 'TCP', port: k8s.IntOrString.fromNumber(PORT) },
+              { protocol: 'TCP', port: k8s.IntOrString.fromNumber(443) },
+              { protocol: 'TCP', port: k8s.IntOrString.fromNumber(6443) },
+            ],
+          },
+          {
+            to: [{ podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+            ports: [
+              { protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) },
+              { protocol: 'TCP', port: k8s.IntOrString.fromNumber(53) },
+            ],
+          },
+        ],
+      },
+    });
     new k8s.KubeApiService(this, 'api-service', {
       metadata: { name: 'v1beta1.metrics.k8s.io', labels },
       spec: {

@@ -34,6 +34,14 @@ export interface MongoShardedClusterProps {
   readonly cacheSizeGb?: number;
 }
 
+/**
+ * mongod and mongos have one port, and the only probe cheaper than starting mongosh (a Node.js
+ * process, ~100 MiB) every few seconds is a TCP connect: readiness and liveness both use it,
+ * with liveness far more patient, so a busy member is taken out of rotation long before it would
+ * be restarted.
+ */
+const IDENTICAL_PROBES_REASON = { 'kube-score/ignore': 'pod-probes-identical' };
+
 const CONFIG_PORT = 27019;
 const SHARD_PORT = 27018;
 const ROUTER_PORT = 27017;
@@ -138,7 +146,7 @@ export class MongoShardedCluster extends Construct {
       },
     });
     new k8s.KubeStatefulSet(this, name, {
-      metadata: { name, namespace: this.namespace, labels },
+      metadata: { name, namespace: this.namespace, labels, annotations: IDENTICAL_PROBES_REASON },
       spec: {
         serviceName: name,
         replicas: opts.members,
@@ -210,7 +218,7 @@ export class MongoShardedCluster extends Construct {
       spec: { selector, ports: [{ name: 'mongo', port: ROUTER_PORT, targetPort: k8s.IntOrString.fromNumber(ROUTER_PORT) }] },
     });
     new k8s.KubeDeployment(this, name, {
-      metadata: { name, namespace: this.namespace, labels },
+      metadata: { name, namespace: this.namespace, labels, annotations: IDENTICAL_PROBES_REASON },
       spec: {
         selector: { matchLabels: selector },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) } },

@@ -2,7 +2,7 @@ import { Duration, Size as DataSize } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { hashOf, selectPods } from './http-service.js';
+import { hashOf, limitEphemeralStorage, selectPods } from './http-service.js';
 import { type Peer, selectorLabels, workloadLabels } from './labels.js';
 import { LOCAL_PLACEHOLDER_SECRETS, PLACEHOLDER_ANNOTATION } from './local-secrets.js';
 import type { TrafficRules } from './network.js';
@@ -199,6 +199,8 @@ export class Monitoring extends Construct {
       ],
     });
     deployment.select(kplus.LabelSelector.of({ labels: { ...this.prometheus.selector } }));
+    // The TSDB lives in an emptyDir (2 GiB at most), which counts as ephemeral storage.
+    limitEphemeralStorage(deployment, '256Mi', '3Gi');
     const service = new kplus.Service(this, 'prometheus-service', {
       metadata: { name, namespace, labels },
       ports: [{ name: 'http', port: PROMETHEUS_PORT, targetPort: PROMETHEUS_PORT }],
@@ -315,7 +317,8 @@ export class Monitoring extends Construct {
           },
           startup: kplus.Probe.fromHttpGet('/api/health', { port: GRAFANA_PORT, periodSeconds: Duration.seconds(2), failureThreshold: 60 }),
           readiness: kplus.Probe.fromHttpGet('/api/health', { port: GRAFANA_PORT, periodSeconds: Duration.seconds(10) }),
-          liveness: kplus.Probe.fromHttpGet('/api/health', { port: GRAFANA_PORT, periodSeconds: Duration.seconds(15) }),
+          // Readiness asks Grafana (and its database); liveness only whether the process listens.
+          liveness: kplus.Probe.fromTcpSocket({ port: GRAFANA_PORT, periodSeconds: Duration.seconds(15) }),
           volumeMounts: [
             {
               path: '/etc/grafana/provisioning/datasources/datasources.yaml',
@@ -335,6 +338,7 @@ export class Monitoring extends Construct {
       ],
     });
     deployment.select(kplus.LabelSelector.of({ labels: { ...this.grafana.selector } }));
+    limitEphemeralStorage(deployment, '128Mi', '1Gi');
     const service = new kplus.Service(this, 'grafana-service', {
       metadata: { name, namespace, labels },
       type: props.grafanaNodePort === undefined ? kplus.ServiceType.CLUSTER_IP : kplus.ServiceType.NODE_PORT,

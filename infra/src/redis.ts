@@ -5,7 +5,7 @@ import { type Peer, selectorLabels, workloadLabels } from './labels.js';
 import type { TrafficRules } from './network.js';
 import { restrictedContainerSecurityProps, restrictedPodSecurityProps } from './security.js';
 import { pdb } from './workload-defaults.js';
-import { selectPods } from './http-service.js';
+import { limitEphemeralStorage, selectPods } from './http-service.js';
 
 export interface RedisProps {
   readonly namespace: string;
@@ -68,6 +68,7 @@ export class Redis extends Construct implements Peer {
       ],
     });
     deployment.select(kplus.LabelSelector.of({ labels: { ...this.selector } }));
+    limitEphemeralStorage(deployment, '64Mi', '256Mi');
     const service = new kplus.Service(this, 'service', {
       metadata: { name: NAME, namespace, labels },
       ports: [{ name: 'redis', port: PORT, targetPort: PORT }],

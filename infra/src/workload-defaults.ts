@@ -27,10 +27,21 @@ export function podDefaults(name: string): Pick<
   };
 }
 
-export function resources(cpuRequest: string, memoryRequest: string, cpuLimit: string, memoryLimit: string): k8s.ResourceRequirements {
+/**
+ * Requests and limits of a container. Ephemeral storage is bounded too: emptyDirs and container
+ * logs count against it, and an unbounded one can fill a laptop's disk.
+ */
+export function resources(
+  cpuRequest: string,
+  memoryRequest: string,
+  cpuLimit: string,
+  memoryLimit: string,
+  ephemeral: { request: string; limit: string } = { request: '64Mi', limit: '512Mi' },
+): k8s.ResourceRequirements {
+  const q = (v: string) => k8s.Quantity.fromString(v);
   return {
-    requests: { cpu: k8s.Quantity.fromString(cpuRequest), memory: k8s.Quantity.fromString(memoryRequest) },
-    limits: { cpu: k8s.Quantity.fromString(cpuLimit), memory: k8s.Quantity.fromString(memoryLimit) },
+    requests: { cpu: q(cpuRequest), memory: q(memoryRequest), 'ephemeral-storage': q(ephemeral.request) },
+    limits: { cpu: q(cpuLimit), memory: q(memoryLimit), 'ephemeral-storage': q(ephemeral.limit) },
   };
 }
 
