@@ -69,32 +69,38 @@ export function ensureActionlint({ timeoutMs = 600_000 } = {}) {
 }
 
 /**
- * Path to shellcheck, installing Debian's package when we can; undefined (and a note on stderr)
- * when it is missing and cannot be installed here, in which case actionlint skips `run:` scripts.
+ * Path to a command from a Debian package, installing the package when we are root and apt-get
+ * exists; undefined (and a note on stderr saying what is skipped) when that cannot be done here.
+ * @param {string} command @param {string} pkg @param {string} consequence what is skipped without it
  * @param {{ timeoutMs?: number }} [opts]
  * @returns {string | undefined}
  */
-export function ensureShellcheck({ timeoutMs = 300_000 } = {}) {
-  const found = which('shellcheck');
+export function ensureDebianTool(command, pkg, consequence, { timeoutMs = 300_000 } = {}) {
+  const found = which(command);
   if (found) return found;
   if (process.getuid?.() !== 0 || !which('apt-get')) {
-    say(
-      'shellcheck is not installed, so `run:` scripts are not checked (install it with your package manager: e.g. `apt-get install shellcheck`)',
-    );
+    say(`${command} is not installed, so ${consequence} (install it with your package manager: e.g. \`apt-get install ${pkg}\`)`);
     return undefined;
   }
-  say('installing shellcheck from Debian packages (once)...');
+  say(`installing ${pkg} from Debian packages (once)...`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () =>
-    spawnSync('apt-get', ['install', '-y', '-qq', 'shellcheck'], { env, stdio: 'ignore', timeout: timeoutMs }).status === 0;
+  const install = () => spawnSync('apt-get', ['install', '-y', '-qq', pkg], { env, stdio: 'ignore', timeout: timeoutMs }).status === 0;
   if (!install()) {
     spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore', timeout: timeoutMs });
     if (!install()) {
-      say('`apt-get install shellcheck` failed, so `run:` scripts are not checked');
+      say(`\`apt-get install ${pkg}\` failed, so ${consequence}`);
       return undefined;
     }
   }
-  return which('shellcheck');
+  return which(command);
+}
+
+/**
+ * Path to shellcheck (installed when possible); without it actionlint skips `run:` scripts.
+ * @returns {string | undefined}
+ */
+export function ensureShellcheck() {
+  return ensureDebianTool('shellcheck', 'shellcheck', '`run:` scripts are not checked');
 }
 
 /** Every workflow file of the repository. */

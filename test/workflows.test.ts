@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 // @ts-expect-error: a plain ESM script shared with the command line, without type declarations
-import { ensureActionlint, ensureShellcheck, runActionlint, workflowFiles } from '../scripts/actionlint.mjs';
+import { ensureActionlint, ensureDebianTool, ensureShellcheck, runActionlint, workflowFiles } from '../scripts/actionlint.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORKFLOWS = path.join(ROOT, '.github', 'workflows');
@@ -205,6 +206,8 @@ describe('CI workflow', () => {
 
 describe('CD workflow', () => {
   const cd = load('cd.yml');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'taskmesh-cd-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const images = cd.jobs.images!;
   const e2e = cd.jobs.e2e!;
   const runs = e2e.steps.map((s) => s.run ?? '').join('\n');
@@ -242,8 +245,36 @@ describe('CD workflow', () => {
     const order = ['npm run smoke', 'npm run load', 'npm run rollout-check'].map((c) => runs.indexOf(c));
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
-    expect(runs).toMatch(/--until "kubectl get hpa[^"]*currentReplicas > \(\.spec\.minReplicas \/\/ 1\)/);
+    expect(runs).toMatch(/--until "kubectl get hpa --namespace \$APP_NS -o json \| jq -e --slurpfile before \$before \\"\\\$HPA_SCALED\\"/);
     expect(runs).toMatch(/--command "kubectl rollout restart deployment\/task[^"]*&& kubectl rollout status deployment\/task/);
+  });
+
+  it('when the load step asks whether an HPA scaled, then only one above its minimum and above its count before the load counts', () => {
+    const jq = ensureDebianTool('jq', 'jq', 'the HPA condition is not exercised');
+    if (!jq) return;
+    const step = e2e.steps.find((s) => s.name === 'Load until an HPA scales up')!;
+    const snapshot = /jq -c '([^']+)'/.exec(step.run ?? '')![1]!;
+    const scaled = (step.env as Record<string, string>).HPA_SCALED!;
+    const hpas = (replicas: Record<string, number | undefined>) => ({
+      items: Object.entries(replicas).map(([name, current]) => ({
+        metadata: { name },
+        spec: name === 'task' ? {} : { minReplicas: 1 },
+        status: current === undefined ? {} : { currentReplicas: current },
+      })),
+    });
+    const jqRun = (args: string[], input: unknown) => spawnSync(jq, args, { input: JSON.stringify(input), encoding: 'utf8' });
+
+    // gateway already runs 2 (start-up CPU), task runs 1, analytics has no metrics yet
+    const start = hpas({ gateway: 2, task: 1, analytics: undefined });
+    const before = path.join(tmp, 'hpa-before.json');
+    fs.writeFileSync(before, jqRun(['-c', snapshot], start).stdout);
+    expect(JSON.parse(fs.readFileSync(before, 'utf8'))).toEqual({ gateway: 2, task: 1, analytics: 0 });
+    const check = (state: unknown) => jqRun(['-e', '--slurpfile', 'before', before, scaled], state).status;
+
+    expect(check(start)).toBe(1);
+    expect(check(hpas({ gateway: 2, task: 1, analytics: 1 }))).toBe(1);
+    expect(check(hpas({ gateway: 3, task: 1, analytics: 1 }))).toBe(0);
+    expect(check(hpas({ gateway: 2, task: 2, analytics: 1 }))).toBe(0);
   });
 
   it('when the end-to-end job fails, then it uploads the pods logs and the cluster events', () => {
