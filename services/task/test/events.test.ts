@@ -52,7 +52,12 @@ describe('task events', () => {
     const publishedBefore = await metric('task_outbox_published_total');
     const traceparent = `00-${randomUUID().replaceAll('-', '')}-${'a'.repeat(16)}-01`;
 
-    const created = await call({ method: 'POST', url: '/tasks', payload: { title: 'ship it', dueAt: '2031-01-01T00:00:00.000Z' }, headers: { traceparent } });
+    const created = await call({
+      method: 'POST',
+      url: '/tasks',
+      payload: { title: 'ship it', dueAt: '2031-01-01T00:00:00.000Z' },
+      headers: { traceparent },
+    });
     const task = json<{ id: string; createdAt: string }>(created);
     await call({ method: 'PATCH', url: `/tasks/${task.id}`, payload: { title: 'ship it now', tags: ['urgent'] } });
     const done = json<{ completedAt: string }>(await call({ method: 'PATCH', url: `/tasks/${task.id}`, payload: { status: 'done' } }));
@@ -76,7 +81,15 @@ describe('task events', () => {
     expect(events[3]!.event.data).toMatchObject({ status: 'todo', previousStatus: 'done', changed: ['status'] });
     expect(events[4]!.event.data).toMatchObject({ status: 'todo' });
 
-    await expect.poll(() => db().collection<TaskDocument>('tasks').countDocuments({ ownerId, _id: new ObjectId(task.id) }), { timeout: 10_000 }).toBe(0);
+    await expect
+      .poll(
+        () =>
+          db()
+            .collection<TaskDocument>('tasks')
+            .countDocuments({ ownerId, _id: new ObjectId(task.id) }),
+        { timeout: 10_000 },
+      )
+      .toBe(0);
     await expect
       .poll(async () => (await db().collection<OwnerMarker>('outbox_owners').findOne({ _id: ownerId }))?.nextRunAt, { timeout: 10_000 })
       .toBeNull();

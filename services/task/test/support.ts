@@ -127,7 +127,10 @@ export async function taskHarness(infra: Infra, overrides: Partial<Config> = {})
     },
     async close() {
       for (const app of apps) await app.close();
-      await client.db(dbName).dropDatabase().catch(() => undefined);
+      await client
+        .db(dbName)
+        .dropDatabase()
+        .catch(() => undefined);
       await client.close();
       await issuer.close();
     },

@@ -5,7 +5,18 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TaskDocument } from '../src/domain/tasks/task-document.js';
 import { json, ShardKeyWatcher, taskHarness, type TaskHarness } from './support.js';
 
-type Task = { id: string; title: string; description: string; status: string; dueAt: string | null; tags: string[]; createdAt: string; updatedAt: string; completedAt: string | null; version: number };
+type Task = {
+  id: string;
+  title: string;
+  description: string;
+  status: string;
+  dueAt: string | null;
+  tags: string[];
+  createdAt: string;
+  updatedAt: string;
+  completedAt: string | null;
+  version: number;
+};
 
 let h: TaskHarness;
 let app: FastifyInstance;
@@ -46,7 +57,15 @@ describe('task CRUD', () => {
     });
     expect(created.statusCode).toBe(201);
     const task = json<Task>(created);
-    expect(task).toMatchObject({ title: 'Write the report', description: 'quarterly', status: 'todo', dueAt: '2030-01-02T03:04:05.000Z', tags: ['work', 'q1'], completedAt: null, version: 1 });
+    expect(task).toMatchObject({
+      title: 'Write the report',
+      description: 'quarterly',
+      status: 'todo',
+      dueAt: '2030-01-02T03:04:05.000Z',
+      tags: ['work', 'q1'],
+      completedAt: null,
+      version: 1,
+    });
     expect(task.id).toMatch(/^[0-9a-f]{24}$/);
     expect(task.createdAt).toBe(task.updatedAt);
     expect(created.headers.etag).toBe('"1"');
@@ -69,7 +88,9 @@ describe('task CRUD', () => {
     expect(patched.headers.etag).toBe('"2"');
     expect(await stored(u.id, task.id)).toMatchObject({ status: 'done', version: 2, tags: ['work'] });
 
-    const reopened = json<Task>(await u.call({ method: 'PATCH', url: `/tasks/${task.id}`, payload: { status: 'in_progress', dueAt: null } }));
+    const reopened = json<Task>(
+      await u.call({ method: 'PATCH', url: `/tasks/${task.id}`, payload: { status: 'in_progress', dueAt: null } }),
+    );
     expect(reopened).toMatchObject({ status: 'in_progress', completedAt: null, dueAt: null, version: 3 });
 
     const deleted = await u.call({ method: 'DELETE', url: `/tasks/${task.id}` });
@@ -143,7 +164,9 @@ describe('task CRUD', () => {
     const page = json<{ items: Task[]; nextCursor: string | null }>(await u.call({ method: 'GET', url: '/tasks' }));
     expect(page.items).toHaveLength(20);
     expect(page.nextCursor).toEqual(expect.any(String));
-    const last = json<{ items: Task[]; nextCursor: string | null }>(await u.call({ method: 'GET', url: `/tasks?cursor=${encodeURIComponent(page.nextCursor!)}` }));
+    const last = json<{ items: Task[]; nextCursor: string | null }>(
+      await u.call({ method: 'GET', url: `/tasks?cursor=${encodeURIComponent(page.nextCursor!)}` }),
+    );
     expect(last.items).toHaveLength(1);
     expect(last.nextCursor).toBeNull();
   });
@@ -175,7 +198,15 @@ describe('ownership', () => {
   it('when a request has no valid token, then it is 401 whatever identity headers it carries', async () => {
     const u = await user();
     const task = await u.create();
-    const forged = await h.issuer.signRaw({ sub: u.id, role: 'user', iss: 'someone-else', aud: 'taskmesh', exp: Math.floor(Date.now() / 1000) + 60, iat: Math.floor(Date.now() / 1000), jti: randomUUID() });
+    const forged = await h.issuer.signRaw({
+      sub: u.id,
+      role: 'user',
+      iss: 'someone-else',
+      aud: 'taskmesh',
+      exp: Math.floor(Date.now() / 1000) + 60,
+      iat: Math.floor(Date.now() / 1000),
+      jti: randomUUID(),
+    });
     for (const headers of [{}, { 'x-user-id': u.id }, { authorization: `Bearer ${forged}` }, { authorization: 'Bearer not.a.jwt' }]) {
       const res = await app.inject({ method: 'GET', url: `/tasks/${task.id}`, headers });
       expect(res.statusCode).toBe(401);
@@ -192,7 +223,12 @@ describe('idempotent create', () => {
     const key = randomUUID();
     const body = { title: 'pay rent', tags: ['home'] };
     const first = await u.call({ method: 'POST', url: '/tasks', payload: body, headers: { 'idempotency-key': key } });
-    const again = await u.call({ method: 'POST', url: '/tasks', payload: { tags: ['home'], title: 'pay rent' }, headers: { 'idempotency-key': key } });
+    const again = await u.call({
+      method: 'POST',
+      url: '/tasks',
+      payload: { tags: ['home'], title: 'pay rent' },
+      headers: { 'idempotency-key': key },
+    });
     expect(first.statusCode).toBe(201);
     expect(again.statusCode).toBe(201);
     expect(json(again)).toEqual(json(first));
@@ -200,7 +236,9 @@ describe('idempotent create', () => {
     expect(await tasks.countDocuments({ ownerId: u.id })).toBe(1);
 
     const concurrent = await Promise.all(
-      Array.from({ length: 5 }, () => u.call({ method: 'POST', url: '/tasks', payload: { title: 'once' }, headers: { 'idempotency-key': `${key}-c` } })),
+      Array.from({ length: 5 }, () =>
+        u.call({ method: 'POST', url: '/tasks', payload: { title: 'once' }, headers: { 'idempotency-key': `${key}-c` } }),
+      ),
     );
     expect(concurrent.map((r) => r.statusCode)).toEqual([201, 201, 201, 201, 201]);
     expect(new Set(concurrent.map((r) => json<Task>(r).id)).size).toBe(1);
@@ -238,7 +276,12 @@ describe('optimistic concurrency', () => {
     expect(v2.headers.etag).toBe('"2"');
 
     for (const ifMatch of ['"1"', 'W/"2"', '"1", "3"']) {
-      const stale = await u.call({ method: 'PATCH', url: `/tasks/${task.id}`, payload: { title: 'lost update' }, headers: { 'if-match': ifMatch } });
+      const stale = await u.call({
+        method: 'PATCH',
+        url: `/tasks/${task.id}`,
+        payload: { title: 'lost update' },
+        headers: { 'if-match': ifMatch },
+      });
       expect(stale.statusCode, ifMatch).toBe(412);
       expect(json(stale).code).toBe('TASK_ERR_PRECONDITION_FAILED');
     }
@@ -246,7 +289,12 @@ describe('optimistic concurrency', () => {
     expect(staleDelete.statusCode).toBe(412);
     expect(await stored(u.id, task.id)).toMatchObject({ title: 'v2', version: 2, deletedAt: null });
 
-    const listed = await u.call({ method: 'PATCH', url: `/tasks/${task.id}`, payload: { title: 'v3' }, headers: { 'if-match': '"7", "2"' } });
+    const listed = await u.call({
+      method: 'PATCH',
+      url: `/tasks/${task.id}`,
+      payload: { title: 'v3' },
+      headers: { 'if-match': '"7", "2"' },
+    });
     expect(listed.statusCode).toBe(200);
     const any = await u.call({ method: 'DELETE', url: `/tasks/${task.id}`, headers: { 'if-match': '*' } });
     expect(any.statusCode).toBe(204);
@@ -256,7 +304,9 @@ describe('optimistic concurrency', () => {
     const u = await user();
     const task = await u.create({ title: 'race' });
     const results = await Promise.all(
-      ['a', 'b', 'c', 'd'].map((t) => u.call({ method: 'PATCH', url: `/tasks/${task.id}`, payload: { title: t }, headers: { 'if-match': '"1"' } })),
+      ['a', 'b', 'c', 'd'].map((t) =>
+        u.call({ method: 'PATCH', url: `/tasks/${task.id}`, payload: { title: t }, headers: { 'if-match': '"1"' } }),
+      ),
     );
     expect(results.map((r) => r.statusCode).sort()).toEqual([200, 412, 412, 412]);
     const doc = await stored(u.id, task.id);
@@ -295,7 +345,12 @@ describe('bad input', () => {
   ];
   it.each(cases)('when a create carries %s, then it is a 4xx with code and message', async (_name, payload, status) => {
     const u = await user();
-    const res = await u.call({ method: 'POST', url: '/tasks', payload: payload as string, headers: { 'content-type': 'application/json' } });
+    const res = await u.call({
+      method: 'POST',
+      url: '/tasks',
+      payload: payload as string,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.statusCode, res.body).toBe(status);
     expect(json(res)).toEqual({ code: expect.any(String), message: expect.any(String) });
     expect(await tasks.countDocuments({ ownerId: u.id })).toBe(0);
@@ -313,7 +368,14 @@ describe('bad input', () => {
   it('when a change is empty, carries an operator, or a read-only field, then 400 and the task is untouched', async () => {
     const u = await user();
     const task = await u.create({ title: 'keep' });
-    for (const payload of [{}, { title: { $set: 'x' } }, { version: 5 }, { ownerId: 'x' }, { updatedAt: '2020-01-01T00:00:00Z' }, { status: ['done'] }]) {
+    for (const payload of [
+      {},
+      { title: { $set: 'x' } },
+      { version: 5 },
+      { ownerId: 'x' },
+      { updatedAt: '2020-01-01T00:00:00Z' },
+      { status: ['done'] },
+    ]) {
       const res = await u.call({ method: 'PATCH', url: `/tasks/${task.id}`, payload });
       expect(res.statusCode, JSON.stringify(payload)).toBe(400);
     }
@@ -387,7 +449,9 @@ describe('service surface', () => {
     expect(metrics.body).toMatch(/^task_outbox_backlog\{service="task"\} \d+$/m);
     expect(metrics.body).toContain('task_outbox_published_total');
 
-    const doc = json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(await app.inject({ method: 'GET', url: '/docs/json' }));
+    const doc = json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(
+      await app.inject({ method: 'GET', url: '/docs/json' }),
+    );
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual(['/tasks', '/tasks/{id}']);
     expect(Object.keys(doc.paths['/tasks/{id}']!).sort()).toEqual(['delete', 'get', 'patch']);
@@ -399,7 +463,11 @@ describe('shard-key watcher', () => {
     const probe = new ShardKeyWatcher(h.config.MONGODB_DB);
     const base = { databaseName: h.config.MONGODB_DB } as const;
     probe.check({ ...base, commandName: 'find', command: { find: 'tasks', filter: { _id: 1 } } } as never);
-    probe.check({ ...base, commandName: 'update', command: { update: 'tasks', updates: [{ q: { ownerId: { $exists: true } }, u: {} }] } } as never);
+    probe.check({
+      ...base,
+      commandName: 'update',
+      command: { update: 'tasks', updates: [{ q: { ownerId: { $exists: true } }, u: {} }] },
+    } as never);
     probe.check({ ...base, commandName: 'find', command: { find: 'tasks', filter: { ownerId: 'u', _id: 1 } } } as never);
     probe.check({ ...base, commandName: 'createIndexes', command: { createIndexes: 'tasks', indexes: [] } } as never);
     expect(probe.violations).toHaveLength(2);

@@ -38,9 +38,25 @@ export const outboxPlugin = fp<OutboxPluginOptions>(
     if (skipped.length > 0) app.log.warn({ skipped }, 'outbox marker indexes not created');
 
     // Few retries: the relay has its own back-off, and a short failure keeps rounds short.
-    const kafka = createKafka({ brokers: opts.brokers, clientId: 'task-outbox', log: app.log, retries: 2 });
-    const published = new Counter({ name: 'task_outbox_published_total', help: 'Task events sent to Kafka and acknowledged', registers: [app.metrics] });
-    const failures = new Counter({ name: 'task_outbox_publish_failures_total', help: 'Relay rounds that failed (Kafka or Mongo unreachable)', registers: [app.metrics] });
+    // kafkajs logs every failed connection attempt as an error; the relay already reports each
+    // failed round once (a warning and task_outbox_publish_failures_total), so those go to debug.
+    const kafkaLog = {
+      debug: app.log.debug.bind(app.log),
+      info: app.log.debug.bind(app.log),
+      warn: app.log.debug.bind(app.log),
+      error: app.log.debug.bind(app.log),
+    };
+    const kafka = createKafka({ brokers: opts.brokers, clientId: 'task-outbox', log: kafkaLog, retries: 2 });
+    const published = new Counter({
+      name: 'task_outbox_published_total',
+      help: 'Task events sent to Kafka and acknowledged',
+      registers: [app.metrics],
+    });
+    const failures = new Counter({
+      name: 'task_outbox_publish_failures_total',
+      help: 'Relay rounds that failed (Kafka or Mongo unreachable)',
+      registers: [app.metrics],
+    });
     let lastBacklog = 0;
     new Gauge({
       name: 'task_outbox_backlog',

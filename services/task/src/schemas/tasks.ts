@@ -82,7 +82,12 @@ export type IdParams = Static<typeof IdParamsSchema>;
 
 export const CreateHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$', description: 'a repeat with the same key returns the task created first' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[\\x21-\\x7E]+$',
+      description: 'a repeat with the same key returns the task created first',
+    }),
   ),
 });
 

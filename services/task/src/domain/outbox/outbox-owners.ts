@@ -108,7 +108,11 @@ export class OutboxOwners {
    * can still be in flight) or rechecked once the settle time has passed. If a writer did touch
    * it, its `nextRunAt` stands and only the lease is given back.
    */
-  async releaseDone(marker: OwnerMarker, holder: string, opts: { sawNothing: boolean; scanStart: Date; settleMs: number; more: boolean }): Promise<void> {
+  async releaseDone(
+    marker: OwnerMarker,
+    holder: string,
+    opts: { sawNothing: boolean; scanStart: Date; settleMs: number; more: boolean },
+  ): Promise<void> {
     const settledAt = marker.touchedAt.getTime() + opts.settleMs;
     const park = opts.sawNothing && settledAt <= opts.scanStart.getTime();
     const nextRunAt = opts.more ? new Date() : park ? null : new Date(Math.max(settledAt, Date.now()));

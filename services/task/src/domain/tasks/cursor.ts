@@ -31,7 +31,8 @@ export class CursorCodec {
     if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return undefined;
     try {
       const parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { t?: unknown; i?: unknown };
-      if (typeof parsed.t !== 'number' || !Number.isSafeInteger(parsed.t) || typeof parsed.i !== 'string' || !ID.test(parsed.i)) return undefined;
+      if (typeof parsed.t !== 'number' || !Number.isSafeInteger(parsed.t) || typeof parsed.i !== 'string' || !ID.test(parsed.i))
+        return undefined;
       return { createdAt: new Date(parsed.t), id: parsed.i };
     } catch {
       return undefined;

@@ -1,4 +1,12 @@
-import { envelope, type TaskCompleted, type TaskCreated, type TaskDeleted, type TaskEvent, type TaskStatus, type TaskUpdated } from '@taskmesh/events';
+import {
+  envelope,
+  type TaskCompleted,
+  type TaskCreated,
+  type TaskDeleted,
+  type TaskEvent,
+  type TaskStatus,
+  type TaskUpdated,
+} from '@taskmesh/events';
 
 /** The task as it was before a change, as far as events need it. */
 export interface TaskBefore {
@@ -13,7 +21,14 @@ export function taskCreated(t: { id: string; ownerId: string; status: TaskStatus
   return envelope(
     'TaskCreated',
     t.ownerId,
-    { taskId: t.id, ownerId: t.ownerId, status: t.status, dueAt: t.dueAt?.toISOString() ?? null, createdAt: t.createdAt.toISOString(), version: 1 },
+    {
+      taskId: t.id,
+      ownerId: t.ownerId,
+      status: t.status,
+      dueAt: t.dueAt?.toISOString() ?? null,
+      createdAt: t.createdAt.toISOString(),
+      version: 1,
+    },
     t.createdAt,
   );
 }

@@ -92,7 +92,13 @@ export class TaskRepository {
       requestHash,
       outbox: [],
     };
-    doc.outbox.push(pending(touched.seq, taskCreated({ id: _id.toHexString(), ownerId: ctx.ownerId, status: doc.status, dueAt: doc.dueAt, createdAt: now }), ctx));
+    doc.outbox.push(
+      pending(
+        touched.seq,
+        taskCreated({ id: _id.toHexString(), ownerId: ctx.ownerId, status: doc.status, dueAt: doc.dueAt, createdAt: now }),
+        ctx,
+      ),
+    );
     try {
       await this.tasks.insertOne(doc);
     } catch (err) {
@@ -107,7 +113,10 @@ export class TaskRepository {
   }
 
   async get(ownerId: string, id: string): Promise<Task | undefined> {
-    const doc = await this.tasks.findOne<StoredTask>({ _id: new ObjectId(id), ownerId, deletedAt: null }, { projection: PUBLIC_PROJECTION });
+    const doc = await this.tasks.findOne<StoredTask>(
+      { _id: new ObjectId(id), ownerId, deletedAt: null },
+      { projection: PUBLIC_PROJECTION },
+    );
     return doc ? toTask(doc) : undefined;
   }
 
