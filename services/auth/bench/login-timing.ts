@@ -35,7 +35,9 @@ try {
   }
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * p)]!;
   for (const kind of ['known', 'unknown'] as const) {
-    console.log(`${kind.padEnd(7)} email: p50 ${pct(samples[kind], 0.5).toFixed(1)} ms, p90 ${pct(samples[kind], 0.9).toFixed(1)} ms (${rounds} failed logins)`);
+    console.log(
+      `${kind.padEnd(7)} email: p50 ${pct(samples[kind], 0.5).toFixed(1)} ms, p90 ${pct(samples[kind], 0.9).toFixed(1)} ms (${rounds} failed logins)`,
+    );
   }
   console.log(`ratio unknown/known at p50: ${(pct(samples.unknown, 0.5) / pct(samples.known, 0.5)).toFixed(2)}`);
 } finally {

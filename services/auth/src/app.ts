@@ -56,7 +56,12 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });
-  await app.register(mongoPlugin, { uri: config.MONGODB_URI, dbName: config.MONGODB_DB, maxPoolSize: config.MONGODB_MAX_POOL_SIZE, appName: 'auth' });
+  await app.register(mongoPlugin, {
+    uri: config.MONGODB_URI,
+    dbName: config.MONGODB_DB,
+    maxPoolSize: config.MONGODB_MAX_POOL_SIZE,
+    appName: 'auth',
+  });
   await app.register(kafkaPlugin, { brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()), clientId: 'auth' });
   // Own tokens are checked against own keys in memory: no HTTP round trip to itself.
   await app.register(accessTokenPlugin, {

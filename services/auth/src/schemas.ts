@@ -6,17 +6,32 @@ import { EMAIL_MAX_LENGTH } from './domain/users/email.js';
 const strict = { additionalProperties: false } as const;
 
 // Format is checked after trimming and lower-casing, so the schema only bounds the size.
-const Email = Type.String({ minLength: 1, maxLength: EMAIL_MAX_LENGTH, description: 'trimmed and lower-cased before use', examples: ['ada@example.com'] });
+const Email = Type.String({
+  minLength: 1,
+  maxLength: EMAIL_MAX_LENGTH,
+  description: 'trimmed and lower-cased before use',
+  examples: ['ada@example.com'],
+});
 const RefreshToken = Type.String({ minLength: 1, maxLength: 256, description: 'opaque; spent on use' });
 
 export const RegisterBodySchema = Type.Object(
-  { email: Email, password: Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, description: 'not one of the most common passwords' }) },
+  {
+    email: Email,
+    password: Type.String({
+      minLength: PASSWORD_MIN_LENGTH,
+      maxLength: PASSWORD_MAX_LENGTH,
+      description: 'not one of the most common passwords',
+    }),
+  },
   strict,
 );
 export type RegisterBody = Static<typeof RegisterBodySchema>;
 
 /** Any length up to the cap: a wrong password of any length is simply wrong (401). */
-export const LoginBodySchema = Type.Object({ email: Email, password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }) }, strict);
+export const LoginBodySchema = Type.Object(
+  { email: Email, password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }) },
+  strict,
+);
 export type LoginBody = Static<typeof LoginBodySchema>;
 
 export const RefreshBodySchema = Type.Object({ refreshToken: RefreshToken }, strict);

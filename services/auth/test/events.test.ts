@@ -43,14 +43,21 @@ describe('UserRegistered events', () => {
     const decoded = decodeEvent(message.value);
     expect(decoded).toMatchObject({ ok: true });
     const event = (decoded as { event: UserRegistered }).event;
-    expect(event).toMatchObject({ type: 'UserRegistered', version: 1, key: user.id, data: { userId: user.id, role: 'admin', registeredAt: user.createdAt } });
+    expect(event).toMatchObject({
+      type: 'UserRegistered',
+      version: 1,
+      key: user.id,
+      data: { userId: user.id, role: 'admin', registeredAt: user.createdAt },
+    });
     // Same shape as the contract's own example: no field more, none less.
     expect(Object.keys(event).sort()).toEqual(Object.keys(EVENT_EXAMPLES.UserRegistered).sort());
     expect(Object.keys(event.data).sort()).toEqual(Object.keys(EVENT_EXAMPLES.UserRegistered.data).sort());
     expect(message.headers).toMatchObject({ 'event-type': 'UserRegistered', 'event-id': event.id });
 
     const users = app.mongo.db.collection('users');
-    await expect.poll(async () => (await users.findOne({ _id: user.id as never }))?.outbox, { timeout: 5000, interval: 100 }).toBeUndefined();
+    await expect
+      .poll(async () => (await users.findOne({ _id: user.id as never }))?.outbox, { timeout: 5000, interval: 100 })
+      .toBeUndefined();
     expect(await users.findOne({ _id: user.id as never })).not.toHaveProperty('outboxAt');
     expect(await metricValue(app, 'auth_outbox_published_total')).toBe(1);
     expect(await metricValue(app, 'kafka_messages_produced_total', { topic: TOPICS.userEvents })).toBe(1);
@@ -78,7 +85,9 @@ describe('UserRegistered events', () => {
     const up = await open(config);
     await expect.poll(() => messagesFor(user.id).length, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(1);
     expect(messagesFor(user.id).every((m) => (decodeEvent(m.value) as { event: UserRegistered }).event.id === eventId)).toBe(true);
-    await expect.poll(async () => (await users.findOne({ _id: user.id as never }))?.outbox, { timeout: 5000, interval: 100 }).toBeUndefined();
+    await expect
+      .poll(async () => (await users.findOne({ _id: user.id as never }))?.outbox, { timeout: 5000, interval: 100 })
+      .toBeUndefined();
     await expect.poll(() => metricValue(up, 'auth_outbox_backlog'), { timeout: 5000, interval: 100 }).toBe(0);
     expect((await up.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
   });

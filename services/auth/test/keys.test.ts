@@ -29,7 +29,11 @@ describe('signing keys', () => {
   it('when keys rotate once, then the JWKS serves the new and the previous key and older tokens still verify; after a second rotation the oldest key is gone', async () => {
     const [k1, k2, k3] = [generateSigningKeyPem(), generateSigningKeyPem(), generateSigningKeyPem()];
     const base = testConfig();
-    const withKeys = (current: string, previous?: string) => ({ ...base, AUTH_SIGNING_KEY_CURRENT: current, AUTH_SIGNING_KEY_PREVIOUS: previous });
+    const withKeys = (current: string, previous?: string) => ({
+      ...base,
+      AUTH_SIGNING_KEY_CURRENT: current,
+      AUTH_SIGNING_KEY_PREVIOUS: previous,
+    });
 
     const first = await open(withKeys(k1));
     const user = await register(first);
@@ -55,7 +59,9 @@ describe('signing keys', () => {
   });
 
   it('when the JWKS is served, then each kid is the RFC 7638 thumbprint of its key and no private part is published', async () => {
-    const app = await open(testConfig({ AUTH_SIGNING_KEY_CURRENT: generateSigningKeyPem(), AUTH_SIGNING_KEY_PREVIOUS: generateSigningKeyPem() }));
+    const app = await open(
+      testConfig({ AUTH_SIGNING_KEY_CURRENT: generateSigningKeyPem(), AUTH_SIGNING_KEY_PREVIOUS: generateSigningKeyPem() }),
+    );
     const res = await app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
     expect(res.headers['cache-control']).toMatch(/max-age=\d+/);
     for (const { kid, alg, use, ...key } of res.json<JSONWebKeySet>().keys) {
@@ -90,16 +96,28 @@ describe('signing keys', () => {
     ['a key that is not PEM', { AUTH_SIGNING_KEY_CURRENT: 'not a key' }, /AUTH_SIGNING_KEY_CURRENT: not a PEM private key/],
     [
       'an RSA key',
-      { AUTH_SIGNING_KEY_CURRENT: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string },
+      {
+        AUTH_SIGNING_KEY_CURRENT: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+          type: 'pkcs8',
+          format: 'pem',
+        }) as string,
+      },
       /must be an Ed25519 key \(got rsa\)/,
     ],
-    ['a previous key without a current one', { AUTH_SIGNING_KEY_CURRENT: undefined, AUTH_SIGNING_KEY_PREVIOUS: generateSigningKeyPem() }, /without AUTH_SIGNING_KEY_CURRENT/],
+    [
+      'a previous key without a current one',
+      { AUTH_SIGNING_KEY_CURRENT: undefined, AUTH_SIGNING_KEY_PREVIOUS: generateSigningKeyPem() },
+      /without AUTH_SIGNING_KEY_CURRENT/,
+    ],
     ['no key and no key folder', { AUTH_SIGNING_KEY_CURRENT: undefined }, /AUTH_SIGNING_KEY_CURRENT: not set/],
-  ])('when the configuration has %s, then the service refuses to start with a message naming the variable', async (_what, override, message) => {
-    const attempt = buildApp({ ...testConfig(), ...override }, { logLevel: false });
-    await expect(attempt).rejects.toBeInstanceOf(ConfigError);
-    await expect(attempt).rejects.toThrow(message);
-  });
+  ])(
+    'when the configuration has %s, then the service refuses to start with a message naming the variable',
+    async (_what, override, message) => {
+      const attempt = buildApp({ ...testConfig(), ...override }, { logLevel: false });
+      await expect(attempt).rejects.toBeInstanceOf(ConfigError);
+      await expect(attempt).rejects.toThrow(message);
+    },
+  );
 
   it('when a PEM arrives with escaped newlines, as some secret stores pass it, then it is read all the same', async () => {
     const pem = generateSigningKeyPem();

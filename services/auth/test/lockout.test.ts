@@ -4,7 +4,7 @@ import { PASSWORD, metricValue, postJson, register, startApp, stopApp, testConfi
 
 /** What a client can observe of an answer, minus what differs per request anyway. */
 const observable = (res: LightMyRequestResponse) => {
-  const { date, 'x-request-id': _id, ...headers } = res.headers;
+  const { date: _date, 'x-request-id': _id, ...headers } = res.headers;
   return { status: res.statusCode, headers, body: res.body };
 };
 
@@ -65,7 +65,9 @@ describe('login lockout with the default policy (10 failures in 15 minutes)', ()
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const k = median(samples.known);
     const u = median(samples.unknown);
-    console.log(`failed login, median of 8: known email ${k.toFixed(1)} ms, unknown email ${u.toFixed(1)} ms, ratio unknown/known ${(u / k).toFixed(2)}`);
+    console.log(
+      `failed login, median of 8: known email ${k.toFixed(1)} ms, unknown email ${u.toFixed(1)} ms, ratio unknown/known ${(u / k).toFixed(2)}`,
+    );
   });
 });
 

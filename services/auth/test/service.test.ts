@@ -32,7 +32,14 @@ describe('probes, metrics and the OpenAPI document', () => {
     expect(res.statusCode).toBe(200);
     const doc = res.json();
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual(['/.well-known/jwks.json', '/auth/login', '/auth/logout', '/auth/me', '/auth/refresh', '/auth/register']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/.well-known/jwks.json',
+      '/auth/login',
+      '/auth/logout',
+      '/auth/me',
+      '/auth/refresh',
+      '/auth/register',
+    ]);
     expect(doc.paths['/auth/register'].post.requestBody.content['application/json'].schema).toMatchObject({
       additionalProperties: false,
       required: ['email', 'password'],

@@ -1,12 +1,25 @@
 import { createHash } from 'node:crypto';
-import { verify as argon2Verify } from '@node-rs/argon2';
+import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { createAccessTokenVerifier } from '@taskmesh/access-token';
 import type { FastifyInstance } from 'fastify';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_EMAIL, PASSWORD, bearer, login, metricValue, postJson, register, startApp, stopApp, uniqueEmail } from './helpers.js';
+import {
+  ADMIN_EMAIL,
+  PASSWORD,
+  bearer,
+  login,
+  metricValue,
+  postJson,
+  register,
+  startApp,
+  stopApp,
+  testConfig,
+  uniqueEmail,
+} from './helpers.js';
 
 describe('accounts and sessions', () => {
+  const config = testConfig();
   let app: FastifyInstance;
   const users = () => app.mongo.db.collection('users');
   const tokens = () => app.mongo.db.collection('refresh_tokens');
@@ -16,7 +29,7 @@ describe('accounts and sessions', () => {
   const revocation = async (token: string) => app.mongo.db.collection('revoked_sessions').findOne({ _id: (await stored(token))!.familyId });
 
   beforeAll(async () => {
-    app = await startApp();
+    app = await startApp(config);
   });
   afterAll(() => stopApp(app));
 
@@ -54,7 +67,7 @@ describe('accounts and sessions', () => {
     const header = decodeProtectedHeader(pair.accessToken);
     const claims = decodeJwt(pair.accessToken);
     const jwks = (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json<JSONWebKeySet>();
-    const { kid, alg, use, ...publicKey } = jwks.keys[0]!;
+    const { kid, alg: _alg, use: _use, ...publicKey } = jwks.keys[0]!;
     expect(header).toEqual({ alg: 'EdDSA', typ: 'at+jwt', kid });
     expect(kid).toBe(await calculateJwkThumbprint(publicKey, 'sha256'));
     expect(claims).toMatchObject({ iss: 'taskmesh-auth', aud: 'taskmesh', sub: user.id, role: 'user', jti: expect.any(String) });
@@ -92,10 +105,14 @@ describe('accounts and sessions', () => {
     expect(after).toMatchObject({ userId: user.id, email: user.email, familyId: before!.familyId, generation: 2 });
     // Rotation never extends the session: its end is fixed at login.
     expect(after!.expiresAt).toEqual(before!.expiresAt);
-    const everything = JSON.stringify(await Promise.all(['refresh_tokens', 'spent_refresh_tokens'].map((c) => app.mongo.db.collection(c).find().toArray())));
+    const everything = JSON.stringify(
+      await Promise.all(['refresh_tokens', 'spent_refresh_tokens'].map((c) => app.mongo.db.collection(c).find().toArray())),
+    );
     expect(everything).not.toContain(first.refreshToken);
     expect(everything).not.toContain(second.refreshToken);
-    expect(await app.mongo.db.collection('spent_refresh_tokens').findOne({ _id: sha256(first.refreshToken) as never })).toMatchObject({ familyId: before!.familyId });
+    expect(await app.mongo.db.collection('spent_refresh_tokens').findOne({ _id: sha256(first.refreshToken) as never })).toMatchObject({
+      familyId: before!.familyId,
+    });
   });
 
   it('when a spent refresh token is presented again, then 401, and its whole family is revoked so the newest token fails too', async () => {
@@ -170,5 +187,31 @@ describe('accounts and sessions', () => {
     const res = await postJson(app, '/auth/register', { email: uniqueEmail(), password: PASSWORD, role: 'admin' });
     expect(res.statusCode).toBe(400);
     expect(res.json().code).toBe('ERR_VALIDATION');
+  });
+
+  it("when a stored hash was made with weaker argon2 parameters, then the next successful login replaces it with today's", async () => {
+    const user = await register(app);
+    const weak = await argon2Hash(PASSWORD, { algorithm: 2 as never, memoryCost: 4096, timeCost: 1, parallelism: 1 });
+    await users().updateOne({ email: user.email, _id: user.id as never }, { $set: { passwordHash: weak } });
+
+    await login(app, user.email);
+    expect((await users().findOne({ email: user.email }))!.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    await login(app, user.email);
+  });
+
+  it('when ADMIN_EMAILS changes, then an existing account gets the new role at its next login and refresh, and it is stored', async () => {
+    const user = await register(app);
+    const before = await login(app, user.email);
+    const promoted = await startApp({ ...config, ADMIN_EMAILS: user.email });
+    try {
+      const after = await login(promoted, user.email);
+      expect(decodeJwt(after.accessToken).role).toBe('admin');
+      expect((await postJson(promoted, '/auth/refresh', { refreshToken: before.refreshToken })).json().accessToken).toSatisfy(
+        (t: string) => decodeJwt(t).role === 'admin',
+      );
+      expect(await users().findOne({ email: user.email })).toMatchObject({ role: 'admin' });
+    } finally {
+      await stopApp(promoted, false);
+    }
   });
 });

@@ -19,10 +19,24 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
   const registers = [registry];
   return {
     registrations: new Counter({ name: 'auth_registrations_total', help: 'Accounts created', registers }),
-    logins: new Counter({ name: 'auth_login_attempts_total', help: 'Login attempts by outcome', labelNames: ['outcome'] as const, registers }),
+    logins: new Counter({
+      name: 'auth_login_attempts_total',
+      help: 'Login attempts by outcome',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     lockouts: new Counter({ name: 'auth_account_lockouts_total', help: 'Accounts locked after too many failed logins', registers }),
-    refreshes: new Counter({ name: 'auth_refresh_total', help: 'Refresh-token presentations by outcome', labelNames: ['outcome'] as const, registers }),
-    passwordVerifications: new Counter({ name: 'auth_password_verifications_total', help: 'argon2 verifications, dummy ones included', registers }),
+    refreshes: new Counter({
+      name: 'auth_refresh_total',
+      help: 'Refresh-token presentations by outcome',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    passwordVerifications: new Counter({
+      name: 'auth_password_verifications_total',
+      help: 'argon2 verifications, dummy ones included',
+      registers,
+    }),
     outboxBacklog: new Gauge({ name: 'auth_outbox_backlog', help: 'User documents with an event not yet published', registers }),
     outboxPublished: new Counter({ name: 'auth_outbox_published_total', help: 'Events published from the user outbox', registers }),
   };

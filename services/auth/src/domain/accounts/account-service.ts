@@ -90,7 +90,17 @@ export class AccountService {
     const checked = validateEvent(event);
     if (!checked.ok) throw new Error(`UserRegistered does not match its contract: ${checked.reason}`);
 
-    const user: UserDoc = { _id: id, email, passwordHash, role, createdAt: now, updatedAt: now, outbox: [event], outboxAt: now, outboxHeaders: traceHeaders() };
+    const user: UserDoc = {
+      _id: id,
+      email,
+      passwordHash,
+      role,
+      createdAt: now,
+      updatedAt: now,
+      outbox: [event],
+      outboxAt: now,
+      outboxHeaders: traceHeaders(),
+    };
     try {
       await users.create(user);
     } catch (err) {
@@ -197,7 +207,13 @@ export class AccountService {
 
   private async pair(userId: string, role: Role, refreshToken: string): Promise<TokenPair> {
     const { issuer, audience, accessTokenTtlSeconds } = this.settings;
-    const accessToken = await signAccessToken(this.deps.keys.current, { sub: userId, role, issuer, audience, ttlSeconds: accessTokenTtlSeconds });
+    const accessToken = await signAccessToken(this.deps.keys.current, {
+      sub: userId,
+      role,
+      issuer,
+      audience,
+      ttlSeconds: accessTokenTtlSeconds,
+    });
     return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: accessTokenTtlSeconds };
   }
 

@@ -84,7 +84,11 @@ export class UserEventPublisher {
     await this.ensureTopic();
     await this.opts.producer.send(
       TOPICS.userEvents,
-      events.map((event) => ({ key: event.key, value: event, headers: { ...user.outboxHeaders, 'event-type': event.type, 'event-id': event.id } })),
+      events.map((event) => ({
+        key: event.key,
+        value: event,
+        headers: { ...user.outboxHeaders, 'event-type': event.type, 'event-id': event.id },
+      })),
     );
     this.opts.metrics.outboxPublished.inc(events.length);
     await this.opts.users.clearOutbox(user);

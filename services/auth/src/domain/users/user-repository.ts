@@ -93,7 +93,11 @@ export class UserRepository {
    * the one query here that goes to every shard, on the sparse `outboxAt` index.
    */
   pendingEvents(before: Date, limit: number): Promise<UserDoc[]> {
-    return this.users.find({ outboxAt: { $lte: before } }).sort({ outboxAt: 1 }).limit(limit).toArray();
+    return this.users
+      .find({ outboxAt: { $lte: before } })
+      .sort({ outboxAt: 1 })
+      .limit(limit)
+      .toArray();
   }
 
   countPendingEvents(): Promise<number> {
@@ -106,7 +110,10 @@ export class UserRepository {
    */
   async clearOutbox(user: Pick<UserDoc, '_id' | 'email' | 'outboxAt'>): Promise<boolean> {
     if (!user.outboxAt) return false;
-    const res = await this.users.updateOne({ email: user.email, _id: user._id, outboxAt: user.outboxAt }, { $unset: { outbox: '', outboxAt: '', outboxHeaders: '' } });
+    const res = await this.users.updateOne(
+      { email: user.email, _id: user._id, outboxAt: user.outboxAt },
+      { $unset: { outbox: '', outboxAt: '', outboxHeaders: '' } },
+    );
     return res.modifiedCount === 1;
   }
 }

@@ -18,7 +18,8 @@ export interface AuthRoutesOptions {
 
 const badInput = { 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema };
 const bearer = [{ bearer: [] }];
-const schema = (s: FastifySchema & { tags?: string[]; summary?: string; security?: unknown }) => ({ tags: ['auth'], ...s }) as FastifySchema;
+const schema = (s: FastifySchema & { tags?: string[]; summary?: string; security?: unknown }) =>
+  ({ tags: ['auth'], ...s }) as FastifySchema;
 
 /** `/auth/*`: accounts and sessions. */
 export async function authRoutes(app: FastifyInstance, { accounts }: AuthRoutesOptions): Promise<void> {
@@ -81,7 +82,11 @@ export async function authRoutes(app: FastifyInstance, { accounts }: AuthRoutesO
     '/auth/me',
     {
       preHandler: app.authenticate,
-      schema: schema({ summary: 'The caller’s account', security: bearer, response: { 200: UserSchema, 401: ErrorSchema, 404: ErrorSchema } }),
+      schema: schema({
+        summary: 'The caller’s account',
+        security: bearer,
+        response: { 200: UserSchema, 401: ErrorSchema, 404: ErrorSchema },
+      }),
     },
     async (request) => accounts.me(request.principal!.userId),
   );
