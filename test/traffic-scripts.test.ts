@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain ESM script shared with the command line, without type declarations
+import { freePort } from '../scripts/infra-lib.mjs';
 
 // These tests check the scripts themselves (what they send, count, and decide) against a small
 // HTTP server on 127.0.0.1 that follows the public API contract of the gateway and can be told to
@@ -359,4 +361,50 @@ describe('traffic scripts against an HTTP server that follows the public API', (
     expect(r.code).toBe(4);
     expect(r.stdout).toMatch(/rollout check FAILED: the command exited 7/);
   });
+});
+
+describe('the smoke test against the real system', () => {
+  it('when `npm start` brings the four services up, then `npm run smoke` passes through their gateway', async () => {
+    for (const ws of ['gateway', 'services/auth', 'services/task', 'services/analytics']) {
+      expect(fs.existsSync(path.join(ROOT, ws, 'dist', 'server.js')), `${ws} is not built: run \`npm run build\``).toBe(true);
+    }
+    const ports = {
+      AUTH_PORT: await freePort(),
+      TASK_PORT: await freePort(),
+      ANALYTICS_PORT: await freePort(),
+      GATEWAY_PORT: await freePort(),
+    };
+    const keys = fs.mkdtempSync(path.join(os.tmpdir(), 'taskmesh-smoke-keys-'));
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.mjs')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+        AUTH_KEY_DIR: keys,
+        // Counters of their own, so that other tests sharing Redis and 127.0.0.1 cannot use up
+        // the 5-a-minute register and login limits the smoke test runs under.
+        RATE_LIMIT_KEY_PREFIX: `smoke-${randomUUID()}:`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const deadline = Date.now() + 90_000;
+      while (!out.includes('taskmesh is up') && Date.now() < deadline && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 200));
+      expect(out, out.slice(-3000)).toContain('taskmesh is up');
+
+      const r = await runScript('smoke.mjs', ['--analytics-timeout', '90'], { BASE_URL: `http://127.0.0.1:${ports.GATEWAY_PORT}` });
+      expect(r.code, `${r.stdout}${r.stderr}\n--- services ---\n${out.slice(-3000)}`).toBe(0);
+      expect(r.stdout).toMatch(/ok +analytics counted them .*"tasksCreated":3,"tasksCompleted":1,"tasksDeleted":1,"tasksOpen":1/);
+    } finally {
+      child.kill('SIGINT');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      fs.rmSync(keys, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
