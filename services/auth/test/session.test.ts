@@ -59,6 +59,19 @@ describe('accounts and sessions', () => {
     expect(await users().countDocuments({ email })).toBe(1);
   });
 
+  it('when two registrations race for one email, then exactly one account is created and the other gets 409', async () => {
+    const email = uniqueEmail('race');
+    const answers = await Promise.all([
+      postJson(app, '/auth/register', { email, password: PASSWORD }),
+      postJson(app, '/auth/register', { email: email.toUpperCase(), password: 'another good passphrase' }),
+    ]);
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([201, 409]);
+    expect(await users().countDocuments({ email })).toBe(1);
+    // The loser's id mapping was removed again; the winner's points at the stored user.
+    const winner = answers.find((a) => a.statusCode === 201)!.json();
+    expect(await app.mongo.db.collection('users_by_id').find({ email }).toArray()).toEqual([{ _id: winner.id, email }]);
+  });
+
   it('when a user logs in, then the access token is an at+jwt signed by the published key with every claim, and opens /auth/me', async () => {
     const user = await register(app);
     const pair = await login(app, user.email);
