@@ -114,6 +114,7 @@ function sameSelector(a: Peer, b: Peer): boolean {
   return JSON.stringify(Object.entries(a.selector).sort()) === JSON.stringify(Object.entries(b.selector).sort());
 }
 
-function tcp(ports: readonly number[]) {
-  return ports.map((port) => ({ protocol: 'TCP', port }));
+/** Ports as the typed serializer wants them: a bare number would be dropped, opening all ports. */
+function tcp(ports: readonly number[]): k8s.NetworkPolicyPort[] {
+  return ports.map((port) => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) }));
 }
