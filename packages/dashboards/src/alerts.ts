@@ -32,7 +32,8 @@ export function alertGroups(): AlertGroup[] {
           labels: { severity: 'warning' },
           annotations: {
             summary: '{{ $labels.service }}: p95 latency above 500 ms',
-            description: 'The 95th percentile of request duration of {{ $labels.service }} has been {{ $value | humanizeDuration }} for 5 minutes.',
+            description:
+              'The 95th percentile of request duration of {{ $labels.service }} has been {{ $value | humanizeDuration }} for 5 minutes.',
             dashboard: dashboardLink('taskmesh-overview'),
           },
         },
@@ -58,9 +59,7 @@ export function alertGroups(): AlertGroup[] {
           alert: 'TaskmeshConsumerLagGrowing',
           // Growing over 10 minutes and not back at zero: a consumer that only blips behind and
           // catches up does not page anyone.
-          expr:
-            'sum by (group, topic) (kafka_consumer_lag) > 0' +
-            ' and deriv(sum by (group, topic) (kafka_consumer_lag)[10m:1m]) > 0',
+          expr: 'sum by (group, topic) (kafka_consumer_lag) > 0' + ' and deriv(sum by (group, topic) (kafka_consumer_lag)[10m:1m]) > 0',
           for: '10m',
           labels: { severity: 'warning' },
           annotations: {
@@ -87,7 +86,8 @@ export function alertGroups(): AlertGroup[] {
           labels: { severity: 'warning' },
           annotations: {
             summary: 'Task events are not being published',
-            description: 'The task outbox has not been empty for 15 minutes ({{ $value }} pending): the relay is stuck or Kafka refuses writes.',
+            description:
+              'The task outbox has not been empty for 15 minutes ({{ $value }} pending): the relay is stuck or Kafka refuses writes.',
             dashboard: dashboardLink('taskmesh-kafka'),
           },
         },

@@ -14,7 +14,11 @@ const quantile = (q: number, metric: string, by: string, filter = served) =>
 export function overviewDashboard(): dashboard.DashboardBuilder {
   const requests = `http_request_duration_seconds_count{${served}}`;
   const failed = `http_request_duration_seconds_count{${served}, status_code=~"5.."}`;
-  return platformDashboard('taskmesh-overview', 'Taskmesh / Overview', 'Request rate, errors and latency of the gateway and every service, per service and per route')
+  return platformDashboard(
+    'taskmesh-overview',
+    'Taskmesh / Overview',
+    'Request rate, errors and latency of the gateway and every service, per service and per route',
+  )
     .withVariable(serviceVariable())
     .withRow(new dashboard.RowBuilder('Services'))
     .withPanel(
@@ -128,7 +132,11 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
 
 /** Consumer lag, throughput and dead letters. */
 export function kafkaDashboard(): dashboard.DashboardBuilder {
-  return platformDashboard('taskmesh-kafka', 'Taskmesh / Kafka', 'Consumer lag, produce and consume throughput, dead letters and the analytics consumer')
+  return platformDashboard(
+    'taskmesh-kafka',
+    'Taskmesh / Kafka',
+    'Consumer lag, produce and consume throughput, dead letters and the analytics consumer',
+  )
     .withRow(new dashboard.RowBuilder('Consumers'))
     .withPanel(
       series({
@@ -221,7 +229,11 @@ export function kafkaDashboard(): dashboard.DashboardBuilder {
 /** Rate limits, circuit breakers and upstream latency as the gateway sees them. */
 export function gatewayDashboard(): dashboard.DashboardBuilder {
   const gw = 'service="gateway"';
-  return platformDashboard('taskmesh-gateway', 'Taskmesh / Gateway', 'Rate-limit rejections, circuit breakers and upstream latency at the gateway')
+  return platformDashboard(
+    'taskmesh-gateway',
+    'Taskmesh / Gateway',
+    'Rate-limit rejections, circuit breakers and upstream latency at the gateway',
+  )
     .withRow(new dashboard.RowBuilder('Protection'))
     .withPanel(
       states({
@@ -289,7 +301,11 @@ export function gatewayDashboard(): dashboard.DashboardBuilder {
 
 /** Event loop, memory and CPU of every Node.js process. */
 export function runtimeDashboard(): dashboard.DashboardBuilder {
-  return platformDashboard('taskmesh-runtime', 'Taskmesh / Runtime', 'Event-loop lag, heap, RSS, CPU and garbage collection of every process')
+  return platformDashboard(
+    'taskmesh-runtime',
+    'Taskmesh / Runtime',
+    'Event-loop lag, heap, RSS, CPU and garbage collection of every process',
+  )
     .withVariable(serviceVariable('process_resident_memory_bytes'))
     .withRow(new dashboard.RowBuilder('Event loop'))
     .withPanel(

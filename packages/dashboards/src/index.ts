@@ -4,7 +4,13 @@ import { gatewayDashboard, kafkaDashboard, overviewDashboard, runtimeDashboard }
 export { alertGroups, type AlertGroup, type AlertRule } from './alerts.js';
 export { METRICS, TARGET_LABELS, type MetricName, type MetricSpec, type MetricSource, type MetricType } from './metrics.js';
 export { PROMETHEUS_UID, TRACES_UID } from './panels.js';
-export { grafanaDataSources, grafanaDashboardProvider, otelCollectorConfig, type CollectorOptions, type DataSourceUrls } from './provisioning.js';
+export {
+  grafanaDataSources,
+  grafanaDashboardProvider,
+  otelCollectorConfig,
+  type CollectorOptions,
+  type DataSourceUrls,
+} from './provisioning.js';
 
 /** Plain JSON: no builder instances, no `undefined` fields. */
 const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;

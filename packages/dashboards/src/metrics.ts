@@ -16,7 +16,12 @@ export interface MetricSpec {
   readonly from: string;
 }
 
-const shared = (type: MetricType, labels: string[], from: string): MetricSpec => ({ type, labels: ['service', ...labels], source: 'shared', from });
+const shared = (type: MetricType, labels: string[], from: string): MetricSpec => ({
+  type,
+  labels: ['service', ...labels],
+  source: 'shared',
+  from,
+});
 const own = (source: MetricSource, type: MetricType, labels: string[]): MetricSpec => ({
   type,
   labels: ['service', ...labels],

@@ -55,7 +55,13 @@ export function series(p: SeriesPanel): timeseries.PanelBuilder {
     .lineWidth(1)
     .fillOpacity(p.stacked ? 30 : 10)
     .showPoints(common.VisibilityMode.Never)
-    .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.Table).placement(common.LegendPlacement.Bottom).calcs(['mean', 'max', 'lastNotNull']))
+    .legend(
+      new common.VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(common.LegendDisplayMode.Table)
+        .placement(common.LegendPlacement.Bottom)
+        .calcs(['mean', 'max', 'lastNotNull']),
+    )
     .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending));
   if (p.min !== undefined) panel.min(p.min);
   if (p.stacked) panel.stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal));

@@ -73,7 +73,11 @@ export function otelCollectorConfig(opts: CollectorOptions): object {
       otlp: { protocols: { grpc: { endpoint: '0.0.0.0:4317' }, http: { endpoint: '0.0.0.0:4318' } } },
     },
     processors: {
-      memory_limiter: { check_interval: '1s', limit_mib: opts.memoryLimitMiB ?? 200, spike_limit_mib: Math.round((opts.memoryLimitMiB ?? 200) / 4) },
+      memory_limiter: {
+        check_interval: '1s',
+        limit_mib: opts.memoryLimitMiB ?? 200,
+        spike_limit_mib: Math.round((opts.memoryLimitMiB ?? 200) / 4),
+      },
       batch: { timeout: '5s', send_batch_size: 512 },
     },
     exporters: {

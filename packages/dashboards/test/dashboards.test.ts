@@ -99,7 +99,9 @@ describe('dashboards and alerts as code', () => {
   beforeAll(async () => {
     app = await createServiceApp({ service: 'dashboards-test', logLevel: false });
     await app.register(mongoPlugin, { uri: inject('infra').mongodbUri, dbName });
-    app.get('/things/:id', async (request) => app.mongo.db.collection('things').findOne({ _id: (request.params as { id: string }).id as never }));
+    app.get('/things/:id', async (request) =>
+      app.mongo.db.collection('things').findOne({ _id: (request.params as { id: string }).id as never }),
+    );
     app.get('/boom', async () => {
       throw new Error('failure for the 5xx series');
     });
@@ -110,7 +112,10 @@ describe('dashboards and alerts as code', () => {
     let consumed = 0;
     const consumer = await startConsumer(kafka, { groupId, topics: [topic], handle: async () => void consumed++ });
     try {
-      await producer.send(topic, ['a', 'b', 'c'].map((key) => ({ key, value: { key } })));
+      await producer.send(
+        topic,
+        ['a', 'b', 'c'].map((key) => ({ key, value: { key } })),
+      );
       const deadline = Date.now() + 30_000;
       while (consumed < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(consumed).toBe(3);
@@ -131,7 +136,9 @@ describe('dashboards and alerts as code', () => {
   it('when every panel and alert expression is parsed as PromQL, then none has a syntax error', () => {
     const queries = allQueries();
     expect(queries.length).toBeGreaterThan(40);
-    const broken = queries.map((q) => ({ where: q.where, errors: analyse(q.expr, labelsOf).syntaxErrors })).filter((q) => q.errors.length > 0);
+    const broken = queries
+      .map((q) => ({ where: q.where, errors: analyse(q.expr, labelsOf).syntaxErrors }))
+      .filter((q) => q.errors.length > 0);
     expect(broken).toEqual([]);
   });
 
@@ -139,7 +146,8 @@ describe('dashboards and alerts as code', () => {
     const problems: string[] = [];
     for (const q of allQueries()) {
       const a = analyse(q.expr, labelsOf);
-      for (const s of a.selectors) if (!catalogued(s.metric)) problems.push(`${q.where}: ${s.metric} is not a catalogued metric (or the wrong suffix for its type)`);
+      for (const s of a.selectors)
+        if (!catalogued(s.metric)) problems.push(`${q.where}: ${s.metric} is not a catalogued metric (or the wrong suffix for its type)`);
       for (const l of a.unknownLabels) problems.push(`${q.where}: unknown label ${l}`);
       const missing = q.templateLabels.filter((l) => !a.outputLabels?.has(l));
       if (missing.length > 0) problems.push(`${q.where}: template names ${missing.join(', ')}, not on the resulting series`);
@@ -229,8 +237,11 @@ describe('dashboards and alerts as code', () => {
   });
 
   it('when Grafana and the collector are provisioned, then the data-source uids are the ones the dashboards use and the trace pipeline is complete', () => {
-    const sources = (grafanaDataSources({ prometheusUrl: 'http://prometheus:9090', jaegerUrl: 'http://jaeger:16686' }) as { datasources: { uid: string; type: string }[] })
-      .datasources;
+    const sources = (
+      grafanaDataSources({ prometheusUrl: 'http://prometheus:9090', jaegerUrl: 'http://jaeger:16686' }) as {
+        datasources: { uid: string; type: string }[];
+      }
+    ).datasources;
     expect(sources.map((s) => [s.type, s.uid])).toEqual([
       ['prometheus', PROMETHEUS_UID],
       ['jaeger', TRACES_UID],
@@ -269,7 +280,11 @@ describe('the expression checks themselves', () => {
     ['sum by (route) (kafka_consumer_lag)', 'unknownLabels', 1],
     ['kafka_consumer_lag{route="/x"}', 'unknownLabels', 1],
     ['histogram_quantile(0.95, sum by (service) (rate(http_request_duration_seconds_bucket[5m])))', 'unknownLabels', 1],
-    ['sum(rate(kafka_messages_produced_total[5m])) / on (topic) sum by (topic) (rate(kafka_messages_produced_total[5m]))', 'unknownLabels', 1],
+    [
+      'sum(rate(kafka_messages_produced_total[5m])) / on (topic) sum by (topic) (rate(kafka_messages_produced_total[5m]))',
+      'unknownLabels',
+      1,
+    ],
   ])('when given %s, then it reports %s problems', (expr, kind, count) => {
     const a = analyse(expr, labelsOf);
     expect(kind === 'syntax' ? a.syntaxErrors.length : a.unknownLabels.length).toBe(count);
@@ -284,9 +299,18 @@ describe('the expression checks themselves', () => {
 
   it('when labels pass through aggregations, functions and binary operators, then the resulting series keep exactly those', () => {
     const out = (expr: string) => [...(analyse(expr, labelsOf).outputLabels ?? [])].sort();
-    expect(out('histogram_quantile(0.95, sum by (service, route, le) (rate(http_request_duration_seconds_bucket[5m])))')).toEqual(['route', 'service']);
-    expect(out('sum by (group, topic) (kafka_consumer_lag) > 0 and deriv(sum by (group, topic) (kafka_consumer_lag)[10m:1m]) > 0')).toEqual(['group', 'topic']);
-    expect(out('sum without (partition, instance, job, namespace, pod, container) (kafka_consumer_lag)')).toEqual(['group', 'service', 'topic']);
+    expect(out('histogram_quantile(0.95, sum by (service, route, le) (rate(http_request_duration_seconds_bucket[5m])))')).toEqual([
+      'route',
+      'service',
+    ]);
+    expect(out('sum by (group, topic) (kafka_consumer_lag) > 0 and deriv(sum by (group, topic) (kafka_consumer_lag)[10m:1m]) > 0')).toEqual(
+      ['group', 'topic'],
+    );
+    expect(out('sum without (partition, instance, job, namespace, pod, container) (kafka_consumer_lag)')).toEqual([
+      'group',
+      'service',
+      'topic',
+    ]);
     expect(analyse('sum(kafka_consumer_lag)', labelsOf).outputLabels).toEqual(new Set());
   });
 });

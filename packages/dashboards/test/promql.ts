@@ -1,7 +1,24 @@
 import { parser } from '@prometheus-io/lezer-promql';
 import type { SyntaxNode } from '@lezer/common';
 
-const OPERATORS = new Set(['Add', 'Sub', 'Mul', 'Div', 'Mod', 'Pow', 'Eql', 'Neq', 'Gtr', 'Lss', 'Gte', 'Lte', 'And', 'Or', 'Unless', 'Atan2']);
+const OPERATORS = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Mod',
+  'Pow',
+  'Eql',
+  'Neq',
+  'Gtr',
+  'Lss',
+  'Gte',
+  'Lte',
+  'And',
+  'Or',
+  'Unless',
+  'Atan2',
+]);
 
 /** Grafana's interval variables are not PromQL; any valid duration stands in for them. */
 export function substituteGrafanaVariables(expr: string): string {
@@ -44,7 +61,12 @@ export function analyse(expression: string, labelsOf: (metric: string) => Set<st
     for (let c = n.firstChild; c; c = c.nextSibling) out.push(c);
     return out;
   };
-  const labelNames = (n: SyntaxNode | undefined) => (n ? children(n).filter((c) => c.name === 'LabelName').map(text) : []);
+  const labelNames = (n: SyntaxNode | undefined) =>
+    n
+      ? children(n)
+          .filter((c) => c.name === 'LabelName')
+          .map(text)
+      : [];
   const check = (wanted: string[], have: Set<string> | null, where: string) => {
     for (const l of wanted) if (!have?.has(l)) unknownLabels.push(`${l} (${where})`);
   };
@@ -63,12 +85,20 @@ export function analyse(expression: string, labelsOf: (metric: string) => Set<st
         const metric = kids.find((k) => k.name === 'Identifier');
         const matchers = kids.find((k) => k.name === 'LabelMatchers');
         const used = matchers
-          ? children(matchers).flatMap((m) => children(m).filter((c) => c.name === 'LabelName' || c.name === 'QuotedLabelName').map((c) => text(c).replace(/^"|"$/g, '')))
+          ? children(matchers).flatMap((m) =>
+              children(m)
+                .filter((c) => c.name === 'LabelName' || c.name === 'QuotedLabelName')
+                .map((c) => text(c).replace(/^"|"$/g, '')),
+            )
           : [];
         const name = metric ? text(metric) : '';
         selectors.push({ metric: name, labels: used });
         const have = labelsOf(name);
-        check(used.filter((l) => l !== '__name__'), have, `matcher on ${name}`);
+        check(
+          used.filter((l) => l !== '__name__'),
+          have,
+          `matcher on ${name}`,
+        );
         return have;
       }
       case 'FunctionCall': {

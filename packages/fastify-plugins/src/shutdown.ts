@@ -38,16 +38,19 @@ export function installGracefulShutdown(app: FastifyInstance, opts: ShutdownOpti
     }, timeoutMs);
     timer.unref();
     setTimeout(() => {
-      app.close().then(runBeforeExit).then(
-        () => {
-          app.log.info('shut down cleanly');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          app.log.error({ err }, 'error while shutting down');
-          process.exit(1);
-        },
-      );
+      app
+        .close()
+        .then(runBeforeExit)
+        .then(
+          () => {
+            app.log.info('shut down cleanly');
+            process.exit(0);
+          },
+          (err: unknown) => {
+            app.log.error({ err }, 'error while shutting down');
+            process.exit(1);
+          },
+        );
     }, opts.drainDelayMs ?? 0).unref();
   };
   process.once('SIGTERM', onSignal);

@@ -1,13 +1,4 @@
-import {
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  context,
-  propagation,
-  trace,
-  type Context,
-  type TextMapGetter,
-} from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Context, type TextMapGetter } from '@opentelemetry/api';
 
 /**
  * Only `@opentelemetry/api` is used here: without an SDK in the process (no

@@ -39,7 +39,10 @@ describe('kafka metrics against the real broker', () => {
     const topic = unique('lag');
     const group = unique('g');
     await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
-    await producer.send(topic, [0, 1, 2, 3, 4].map((i) => ({ key: 'k', value: { i } })));
+    await producer.send(
+      topic,
+      [0, 1, 2, 3, 4].map((i) => ({ key: 'k', value: { i } })),
+    );
     expect(await value(registry, 'kafka_messages_produced_total', { topic })).toBe(5);
 
     let release!: () => void;
@@ -70,7 +73,7 @@ describe('kafka metrics against the real broker', () => {
     expect(await value(registry, 'kafka_consumer_lag', { topic, group })).toBeUndefined();
   });
 
-  it('when a producer is given its own registry, then it counts there and not in the client\'s', async () => {
+  it("when a producer is given its own registry, then it counts there and not in the client's", async () => {
     const topic = unique('own');
     await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
     const own = new Registry();

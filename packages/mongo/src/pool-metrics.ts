@@ -27,7 +27,8 @@ export function observePool(client: MongoClient, registry: Registry): () => void
   );
   const max = metric(
     'mongodb_pool_max_connections',
-    () => new Gauge({ name: 'mongodb_pool_max_connections', help: 'Upper bound of the pools (maxPoolSize per server)', registers: [registry] }),
+    () =>
+      new Gauge({ name: 'mongodb_pool_max_connections', help: 'Upper bound of the pools (maxPoolSize per server)', registers: [registry] }),
   );
   const waitingGauge = metric(
     'mongodb_pool_waiting_checkouts',
@@ -51,7 +52,8 @@ export function observePool(client: MongoClient, registry: Registry): () => void
   };
 
   const handlers: Record<string, (e: never) => void> = {
-    connectionPoolCreated: (e: { address: string; options: { maxPoolSize?: number } }) => maxByServer.set(e.address, e.options.maxPoolSize ?? 0),
+    connectionPoolCreated: (e: { address: string; options: { maxPoolSize?: number } }) =>
+      maxByServer.set(e.address, e.options.maxPoolSize ?? 0),
     connectionPoolClosed: (e: { address: string }) => maxByServer.delete(e.address),
     connectionCreated: () => open++,
     connectionClosed: () => open--,

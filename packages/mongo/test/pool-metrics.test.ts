@@ -11,7 +11,14 @@ async function scrape(app: Awaited<ReturnType<typeof createServiceApp>>): Promis
   const out: Scraped = new Map();
   for (const line of text.split('\n')) {
     const m = /^(mongodb_pool_\w+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m) out.set(`${m[1]}${(m[2] ?? '').replace(/,?service="[^"]*"/, '').replace('{,', '{').replace('{}', '')}`, Number(m[3]));
+    if (m)
+      out.set(
+        `${m[1]}${(m[2] ?? '')
+          .replace(/,?service="[^"]*"/, '')
+          .replace('{,', '{')
+          .replace('{}', '')}`,
+        Number(m[3]),
+      );
   }
   return out;
 }

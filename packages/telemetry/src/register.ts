@@ -19,8 +19,7 @@ if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true') {
   const telemetry = startTelemetry();
   await waitForAllMessagesAcknowledged();
 
-  const flush = () =>
-    Promise.race([telemetry.shutdown(), new Promise<void>((resolve) => setTimeout(resolve, FLUSH_BOUND_MS).unref())]);
+  const flush = () => Promise.race([telemetry.shutdown(), new Promise<void>((resolve) => setTimeout(resolve, FLUSH_BOUND_MS).unref())]);
   const holder = globalThis as Record<symbol, unknown>;
   const hooks = (holder[BEFORE_EXIT] ??= []) as (() => Promise<void>)[];
   hooks.push(flush);

@@ -83,10 +83,14 @@ interface OtlpExport {
 describe('the register preload in a real process', () => {
   beforeAll(() => {
     // The preload runs from the packages' build output, as in the container image.
-    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/fastify-plugins', 'packages/telemetry'], {
-      cwd: root,
-      stdio: 'inherit',
-    });
+    execFileSync(
+      process.execPath,
+      [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/fastify-plugins', 'packages/telemetry'],
+      {
+        cwd: root,
+        stdio: 'inherit',
+      },
+    );
   }, 120_000);
 
   let collector: Awaited<ReturnType<typeof startCollector>>;
@@ -95,7 +99,7 @@ describe('the register preload in a real process', () => {
   });
   afterAll(() => new Promise<void>((resolve) => collector.server.close(() => resolve())));
 
-  it('when an OTLP endpoint is set, then request logs carry the caller\'s trace id and the spans reach the collector when the service stops', async () => {
+  it("when an OTLP endpoint is set, then request logs carry the caller's trace id and the spans reach the collector when the service stops", async () => {
     const traceId = randomBytes(16).toString('hex');
     const parentId = randomBytes(8).toString('hex');
     const svc = await startService({
@@ -126,13 +130,18 @@ describe('the register preload in a real process', () => {
     const spans = exported.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
     const server = spans.find((s) => s.kind === 2);
     expect(server).toMatchObject({ traceId, parentSpanId: parentId });
-    expect(spans.every((s) => s.traceId === traceId), 'probes are not traced').toBe(true);
+    expect(
+      spans.every((s) => s.traceId === traceId),
+      'probes are not traced',
+    ).toBe(true);
   });
 
   it('when OTEL_SDK_DISABLED is true, then the service runs without tracing and its logs carry no trace id', async () => {
     const svc = await startService({ OTEL_SDK_DISABLED: 'true' });
     try {
-      const res = await fetch(`http://127.0.0.1:${svc.port}/work/abc`, { headers: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` } });
+      const res = await fetch(`http://127.0.0.1:${svc.port}/work/abc`, {
+        headers: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` },
+      });
       expect(res.status).toBe(200);
     } finally {
       svc.child.kill('SIGTERM');
@@ -142,7 +151,7 @@ describe('the register preload in a real process', () => {
     expect(svc.lines.filter((l) => l.traceId !== undefined)).toEqual([]);
   });
 
-  it('when no exporter is configured, then tracing still continues the caller\'s trace in the logs', async () => {
+  it("when no exporter is configured, then tracing still continues the caller's trace in the logs", async () => {
     const traceId = randomBytes(16).toString('hex');
     const svc = await startService({});
     try {

@@ -68,7 +68,9 @@ describe('traces across HTTP, MongoDB and Kafka in one process', () => {
     const body = (await res.json()) as { traceId: string; spanId: string };
     expect(body.traceId).toMatch(/^[0-9a-f]{32}$/);
 
-    const processSpan = await telemetry.waitForSpan((s) => s.name === `process ${topic}` && s.attributes['messaging.kafka.message.key'] === id);
+    const processSpan = await telemetry.waitForSpan(
+      (s) => s.name === `process ${topic}` && s.attributes['messaging.kafka.message.key'] === id,
+    );
     await telemetry.waitForSpan((s) => s.name.startsWith('insert ') && s.parentSpanContext?.spanId === processSpan.spanContext().spanId);
     const spans = telemetry.trace(body.traceId);
 
@@ -100,7 +102,7 @@ describe('traces across HTTP, MongoDB and Kafka in one process', () => {
     expect(spans.filter((s) => s.name.startsWith('poll '))).toEqual([]);
   });
 
-  it('when an outbox entry saved its request\'s trace headers, then the later publish joins that trace', async () => {
+  it("when an outbox entry saved its request's trace headers, then the later publish joins that trace", async () => {
     const id = randomUUID();
     // At write time, inside the request's trace.
     const res = await fetch(`${base}/things/${randomUUID()}`, { method: 'POST' });
@@ -113,7 +115,9 @@ describe('traces across HTTP, MongoDB and Kafka in one process', () => {
       { key: other, value: { id: other } },
     ]);
     const joined = await telemetry.waitForSpan((s) => s.name === `process ${topic}` && s.attributes['messaging.kafka.message.key'] === id);
-    const alone = await telemetry.waitForSpan((s) => s.name === `process ${topic}` && s.attributes['messaging.kafka.message.key'] === other);
+    const alone = await telemetry.waitForSpan(
+      (s) => s.name === `process ${topic}` && s.attributes['messaging.kafka.message.key'] === other,
+    );
     expect(joined.spanContext().traceId).toBe(traceId);
     expect(alone.spanContext().traceId).not.toBe(traceId);
     expect(traceHeaders()).toEqual({});
