@@ -40,6 +40,8 @@ export async function startApp(config: Config = testConfig(), opts: AppOptions =
 /** Closes the app and drops its database. */
 export async function stopApp(app: FastifyInstance | undefined, dropDb = true): Promise<void> {
   if (!app) return;
+  // The relay's sweeps would recreate a collection in a dropped database.
+  await app.userEvents.stop();
   if (dropDb) await app.mongo.db.dropDatabase().catch(() => undefined);
   await app.close();
 }
