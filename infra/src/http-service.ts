@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { type Peer, selectorLabels, workloadLabels } from './labels.js';
 import { restrictedContainerSecurityProps, restrictedPodSecurityProps } from './security.js';
 import type { ReplicaRange } from './sizes.js';
+import { pdb } from './workload-defaults.js';
 
 /** A value taken from a key of a Secret. */
 export interface SecretKeyRef {
@@ -203,10 +204,7 @@ export class HttpService extends Construct implements Peer {
     });
 
     // maxUnavailable rather than minAvailable: with one replica a node drain still proceeds.
-    new k8s.KubePodDisruptionBudget(this, 'pdb', {
-      metadata: { name, namespace, labels },
-      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: { ...this.selector } } },
-    });
+    pdb(this, name, namespace, labels, { ...this.selector });
   }
 }
 

@@ -53,7 +53,8 @@ export function tcpProbe(port: number, opts: { periodSeconds: number; failureThr
 export function pdb(scope: Construct, name: string, namespace: string, labels: Record<string, string>, selector: Record<string, string>) {
   return new k8s.KubePodDisruptionBudget(scope, `${name}-pdb`, {
     metadata: { name, namespace, labels },
-    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
+    // Unhealthy pods may always be evicted: a crash-looping pod must not block a node drain.
+    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), unhealthyPodEvictionPolicy: 'AlwaysAllow', selector: { matchLabels: selector } },
   });
 }
 

@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { NODE_PORTS, PORTS } from '../src/platform.js';
+import { K8S, REPO } from './manifests.js';
+
+const skaffold = parse(fs.readFileSync(path.join(REPO, 'skaffold.yaml'), 'utf8'));
+const rootManifest = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+const IMAGES = {
+  'taskmesh/gateway': { workspace: 'gateway', port: PORTS.gateway },
+  'taskmesh/auth': { workspace: 'services/auth', port: PORTS.auth },
+  'taskmesh/task': { workspace: 'services/task', port: PORTS.task },
+  'taskmesh/analytics': { workspace: 'services/analytics', port: PORTS.analytics },
+} as const;
+
+/** Expands a rawYaml glob of the form `dir/*.yaml`, the only form skaffold.yaml uses. */
+function expand(pattern: string): string[] {
+  const dir = path.join(REPO, path.dirname(pattern));
+  const suffix = path.basename(pattern).replace(/^\*/, '');
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(suffix)) : [];
+}
+
+describe('skaffold.yaml', () => {
+  it('when it builds, then it builds the four images locally from their Dockerfiles and pushes nothing', () => {
+    expect(skaffold.build.local.push).toBe(false);
+    const artifacts = Object.fromEntries(skaffold.build.artifacts.map((a: { image: string }) => [a.image, a]));
+    expect(Object.keys(artifacts).sort()).toEqual(Object.keys(IMAGES).sort());
+    for (const [image, { workspace }] of Object.entries(IMAGES)) {
+      expect(artifacts[image].context, image).toBe('.');
+      expect(artifacts[image].docker.dockerfile, image).toBe(`${workspace}/Dockerfile`);
+      expect(fs.existsSync(path.join(REPO, workspace, 'Dockerfile')), image).toBe(true);
+    }
+  });
+
+  it('when it renders, then it synthesizes first and deploys the laptop manifests, or the ha ones with that profile', () => {
+    expect(skaffold.manifests.hooks.before[0].host.command).toEqual(['npm', 'run', 'synth']);
+    expect(rootManifest.scripts.synth).toContain('infra');
+    expect(skaffold.manifests.rawYaml).toEqual(['k8s/laptop/*.yaml']);
+    const profiles = Object.fromEntries(skaffold.profiles.map((p: { name: string }) => [p.name, p]));
+    expect(Object.keys(profiles).sort()).toEqual(['ha', 'laptop']);
+    for (const size of ['laptop', 'ha']) {
+      const [patch] = profiles[size].patches;
+      expect(patch).toEqual({ op: 'replace', path: '/manifests/rawYaml/0', value: `k8s/${size}/*.yaml` });
+      expect(expand(patch.value).length, size).toBeGreaterThan(3);
+    }
+    expect(skaffold.deploy.kubectl).toBeDefined();
+  });
+
+  it('when it runs, then it forwards the gateway and Grafana', () => {
+    const forwards = skaffold.portForward.map((f: { resourceName: string; port: number; namespace: string }) => [f.resourceName, f.port, f.namespace]);
+    expect(forwards).toEqual([
+      ['gateway', PORTS.gateway, 'taskmesh'],
+      ['grafana', 3000, 'taskmesh'],
+    ]);
+  });
+});
+
+describe.each(Object.entries(IMAGES))('the %s Dockerfile', (image, { workspace, port }) => {
+  const text = fs.readFileSync(path.join(REPO, workspace, 'Dockerfile'), 'utf8');
+  const stages = [...text.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gm)].map((m) => m[2]);
+  const runtime = text.slice(text.lastIndexOf('\nFROM '));
+
+  it('when built, then it compiles in one stage, installs production dependencies of this workspace only in another, and runs neither tool in the last', () => {
+    expect(stages).toEqual(['manifests', 'build', 'deps', 'runtime']);
+    expect(text).toContain(`npx tsc -b ${workspace}`);
+    expect(text).toContain(`npm ci --omit=dev --workspace ${workspace}`);
+    expect(text).toMatch(/ARG NODE_IMAGE=node:20[\w.-]*-(bookworm-slim|alpine)/);
+    expect(runtime).not.toMatch(/npm (ci|install)|tsc/);
+  });
+
+  it('when it runs, then it runs `node dist/server.js` from the workspace as uid 10001', () => {
+    expect(runtime).toContain('USER 10001:10001');
+    expect(runtime).toContain(`WORKDIR /app/${workspace}`);
+    expect(runtime).toContain(`EXPOSE ${port}`);
+    expect(runtime).toContain('CMD ["node", "dist/server.js"]');
+    expect(runtime).toContain('ENV NODE_ENV=production');
+    const manifest = JSON.parse(fs.readFileSync(path.join(REPO, workspace, 'package.json'), 'utf8'));
+    expect(manifest.main ?? manifest.scripts?.start).toMatch(/dist\/server\.js/);
+    expect(fs.existsSync(path.join(REPO, workspace, 'src', 'server.ts')), `${image} has src/server.ts`).toBe(true);
+  });
+
+  it('when the build context is filtered, then every workspace manifest npm ci needs is still in it', () => {
+    const ignore = fs.readFileSync(path.join(REPO, '.dockerignore'), 'utf8');
+    expect(ignore).toMatch(/^\*\*\/node_modules$/m);
+    expect(ignore).toMatch(/^\*\*\/dist$/m);
+    const excluded = ignore
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#') && !l.startsWith('!') && !l.includes('*'));
+    for (const ws of rootManifest.workspaces as string[]) {
+      expect(fs.existsSync(path.join(REPO, ws, 'package.json')), ws).toBe(true);
+      expect(excluded.some((e) => ws === e || ws.startsWith(`${e}/`)), `${ws} is excluded from the context`).toBe(false);
+    }
+    expect(ignore).toContain('!infra/package.json');
+  });
+});
+
+describe('the kind cluster', () => {
+  const cluster = parse(fs.readFileSync(path.join(K8S, 'kind-cluster.yaml'), 'utf8'));
+
+  it('when created, then its node runs Kubernetes 1.28 from a pinned image and maps the gateway and Grafana node ports', () => {
+    expect(cluster.apiVersion).toBe('kind.x-k8s.io/v1alpha4');
+    const [node] = cluster.nodes;
+    expect(node.image).toMatch(/^kindest\/node:v1\.28\.\d+@sha256:[0-9a-f]{64}$/);
+    const ports = node.extraPortMappings.map((m: { containerPort: number; hostPort: number }) => [m.containerPort, m.hostPort]);
+    expect(ports).toEqual([
+      [NODE_PORTS.gateway, NODE_PORTS.gateway],
+      [NODE_PORTS.grafana, NODE_PORTS.grafana],
+    ]);
+  });
+});
