@@ -1,26 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { COMMON_PASSWORDS } from './common-passwords.js';
 
 /** Bounds on a password's length in characters (code points); the upper one caps hashing work. */
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 128;
 
-// The same relative path from src/ and from dist/; `data` ships beside `dist` in the image.
-const LIST_URL = new URL('../../../data/common-passwords.txt', import.meta.url);
-
-let common: ReadonlySet<string> | undefined;
-
-/** The shipped list of the most common passwords, lower-cased, read once. */
-export function commonPasswords(): ReadonlySet<string> {
-  common ??= new Set(
-    readFileSync(LIST_URL, 'utf8')
-      .split('\n')
-      .map((line) => line.trim().toLowerCase())
-      .filter((line) => line.length > 0 && !line.startsWith('#')),
-  );
-  return common;
-}
+const common: ReadonlySet<string> = new Set(COMMON_PASSWORDS);
 
 /** True when the password is on the common list, whatever its case. */
 export function isCommonPassword(password: string): boolean {
-  return commonPasswords().has(password.toLowerCase());
+  return common.has(password.toLowerCase());
 }
