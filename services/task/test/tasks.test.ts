@@ -191,7 +191,11 @@ describe('ownership', () => {
       expect(json(res)).toEqual({ code: 'TASK_ERR_NOT_FOUND', message: expect.any(String) });
     }
     expect(json<{ items: Task[] }>(await other.call({ method: 'GET', url: '/tasks' })).items).toEqual([]);
-    expect(await stored(owner.id, task.id)).toEqual(before);
+    // The relay may have sent TaskCreated meanwhile; nothing else may have changed or been queued.
+    const { outbox: outboxAfter, ...after } = (await stored(owner.id, task.id))!;
+    const { outbox: _outboxBefore, ...unchanged } = before!;
+    expect(after).toEqual(unchanged);
+    expect(outboxAfter.map((p) => p.event.type)).toEqual(outboxAfter.length ? ['TaskCreated'] : []);
     expect(json(await owner.call({ method: 'GET', url: `/tasks/${task.id}` }))).toEqual(task);
   });
 
