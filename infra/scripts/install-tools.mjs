@@ -100,9 +100,24 @@ function kubernetesSchemas() {
   const final = path.join(cacheRoot(), `kubernetes-schemas-${version}`, `v${KUBERNETES_VERSION}-standalone-strict`);
   return once(final, (tmp) => {
     say(`pip download kubernetes-validate==${version}`);
-    run('python3', ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '-q', '-d', tmp, `kubernetes-validate==${version}`], {
-      timeoutMs: 240_000,
-    });
+    run(
+      'python3',
+      [
+        '-m',
+        'pip',
+        'download',
+        '--no-deps',
+        '--only-binary=:all:',
+        '--disable-pip-version-check',
+        '-q',
+        '-d',
+        tmp,
+        `kubernetes-validate==${version}`,
+      ],
+      {
+        timeoutMs: 240_000,
+      },
+    );
     const wheel = fs.readdirSync(tmp).find((f) => f.endsWith('.whl'));
     if (!wheel) throw new ToolError('pip download produced no wheel of kubernetes-validate');
     const prefix = `kubernetes_validate/kubernetes-json-schema/v${KUBERNETES_VERSION}-local-strict/`;
@@ -183,7 +198,11 @@ export function ensureTools() {
       kubeconform: goInstall('kubeconform', 'github.com/yannh/kubeconform/cmd/kubeconform', VERSIONS.kubeconform),
       kubeScore: goInstall('kube-score', 'github.com/zegl/kube-score/cmd/kube-score', VERSIONS.kubeScore),
       kubernetesSchemas: kubernetesSchemas(),
-      kubeLinter: optional('kube-linter', () => goInstall('kube-linter', 'golang.stackrox.io/kube-linter/cmd/kube-linter', VERSIONS.kubeLinter), unavailable),
+      kubeLinter: optional(
+        'kube-linter',
+        () => goInstall('kube-linter', 'golang.stackrox.io/kube-linter/cmd/kube-linter', VERSIONS.kubeLinter),
+        unavailable,
+      ),
       skaffoldSchema: optional('skaffold-schema', skaffoldSchema, unavailable),
       unavailable,
     };

@@ -228,6 +228,10 @@ export function limitEphemeralStorage(workload: kplus.Deployment, request: strin
 
 /** A short, stable digest of a string map (keys sorted), for pod-template annotations. */
 export function hashOf(data: Readonly<Record<string, string>>): string {
-  const canonical = JSON.stringify(Object.keys(data).sort().map((k) => [k, data[k]]));
+  const canonical = JSON.stringify(
+    Object.keys(data)
+      .sort()
+      .map((k) => [k, data[k]]),
+  );
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }

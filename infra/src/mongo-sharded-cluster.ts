@@ -202,10 +202,7 @@ export class MongoShardedCluster extends Construct {
       },
     });
     pdb(this, name, this.namespace, labels, selector);
-    const hosts = Array.from(
-      { length: opts.members },
-      (_, i) => `${name}-${i}.${name}.${this.namespace}.svc.cluster.local:${port}`,
-    );
+    const hosts = Array.from({ length: opts.members }, (_, i) => `${name}-${i}.${name}.${this.namespace}.svc.cluster.local:${port}`);
     return { replSet: opts.replSet, hosts };
   }
 
@@ -221,7 +218,10 @@ export class MongoShardedCluster extends Construct {
       metadata: { name, namespace: this.namespace, labels, annotations: IDENTICAL_PROBES_REASON },
       spec: {
         selector: { matchLabels: selector },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) } },
+        strategy: {
+          type: 'RollingUpdate',
+          rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) },
+        },
         template: {
           metadata: { labels },
           spec: {

@@ -191,8 +191,15 @@ export class Monitoring extends Construct {
           readiness: kplus.Probe.fromHttpGet('/-/ready', { port: PROMETHEUS_PORT, periodSeconds: Duration.seconds(10) }),
           liveness: kplus.Probe.fromHttpGet('/-/healthy', { port: PROMETHEUS_PORT, periodSeconds: Duration.seconds(15) }),
           volumeMounts: [
-            { path: '/etc/prometheus/prometheus.yml', subPath: 'prometheus.yml', volume: kplus.Volume.fromConfigMap(this, 'prometheus-config-volume', configMap, { name: 'config' }) },
-            { path: '/etc/prometheus/rules', volume: kplus.Volume.fromConfigMap(this, 'prometheus-rules-volume', rules, { name: 'rules' }) },
+            {
+              path: '/etc/prometheus/prometheus.yml',
+              subPath: 'prometheus.yml',
+              volume: kplus.Volume.fromConfigMap(this, 'prometheus-config-volume', configMap, { name: 'config' }),
+            },
+            {
+              path: '/etc/prometheus/rules',
+              volume: kplus.Volume.fromConfigMap(this, 'prometheus-rules-volume', rules, { name: 'rules' }),
+            },
             { path: '/prometheus', volume: storage },
           ],
         },
@@ -330,8 +337,14 @@ export class Monitoring extends Construct {
               subPath: 'dashboards.yaml',
               volume: provisioningVolume,
             },
-            { path: '/var/lib/grafana-dashboards', volume: kplus.Volume.fromConfigMap(this, 'grafana-dashboards-volume', dashboardMap, { name: 'dashboards' }) },
-            { path: '/var/lib/grafana', volume: kplus.Volume.fromEmptyDir(this, 'grafana-data', 'data', { sizeLimit: DataSize.mebibytes(512) }) },
+            {
+              path: '/var/lib/grafana-dashboards',
+              volume: kplus.Volume.fromConfigMap(this, 'grafana-dashboards-volume', dashboardMap, { name: 'dashboards' }),
+            },
+            {
+              path: '/var/lib/grafana',
+              volume: kplus.Volume.fromEmptyDir(this, 'grafana-data', 'data', { sizeLimit: DataSize.mebibytes(512) }),
+            },
             { path: '/tmp', volume: kplus.Volume.fromEmptyDir(this, 'grafana-tmp', 'tmp', { sizeLimit: DataSize.mebibytes(64) }) },
           ],
         },

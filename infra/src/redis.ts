@@ -60,7 +60,10 @@ export class Redis extends Construct implements Peer {
             cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
             memory: { request: DataSize.mebibytes(maxMemory + 32), limit: DataSize.mebibytes(maxMemory * 2) },
           },
-          readiness: kplus.Probe.fromCommand(['redis-cli', 'ping'], { periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2) }),
+          readiness: kplus.Probe.fromCommand(['redis-cli', 'ping'], {
+            periodSeconds: Duration.seconds(5),
+            timeoutSeconds: Duration.seconds(2),
+          }),
           liveness: kplus.Probe.fromTcpSocket({ port: PORT, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2) }),
           startup: kplus.Probe.fromTcpSocket({ port: PORT, periodSeconds: Duration.seconds(2), failureThreshold: 30 }),
           volumeMounts: [{ path: '/data', volume: data }],

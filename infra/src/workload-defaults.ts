@@ -4,7 +4,9 @@ import { selectorLabels } from './labels.js';
 import { restrictedPodSecurityContext } from './security.js';
 
 /** Pod settings shared by every raw (L1) pod spec of the platform. */
-export function podDefaults(name: string): Pick<
+export function podDefaults(
+  name: string,
+): Pick<
   k8s.PodSpec,
   'securityContext' | 'automountServiceAccountToken' | 'enableServiceLinks' | 'affinity' | 'terminationGracePeriodSeconds'
 > {

@@ -38,7 +38,17 @@ function run(cmd: string, args: string[]) {
 
 function kubeconform(...targets: string[]) {
   const location = path.join(tools.kubernetesSchemas, '{{ .ResourceKind }}{{ .KindSuffix }}.json');
-  return run(tools.kubeconform, ['-strict', '-summary', '-output', 'text', '-kubernetes-version', KUBERNETES_VERSION, '-schema-location', location, ...targets]);
+  return run(tools.kubeconform, [
+    '-strict',
+    '-summary',
+    '-output',
+    'text',
+    '-kubernetes-version',
+    KUBERNETES_VERSION,
+    '-schema-location',
+    location,
+    ...targets,
+  ]);
 }
 
 describe(`Kubernetes ${KUBERNETES_VERSION} schemas (kubeconform)`, () => {
@@ -92,7 +102,9 @@ describe('linting', () => {
     const lines = out.split('\n');
     const critical = lines.filter((l) => l.startsWith('[CRITICAL]'));
     const warnings = lines.filter((l) => l.startsWith('[WARNING]'));
-    console.log(`kube-score: ${lines.filter((l) => l.startsWith('[OK]')).length} ok, ${warnings.length} warnings, ${critical.length} critical`);
+    console.log(
+      `kube-score: ${lines.filter((l) => l.startsWith('[OK]')).length} ok, ${warnings.length} warnings, ${critical.length} critical`,
+    );
     expect(lines.filter((l) => l.startsWith('[OK]')).length).toBeGreaterThan(100);
     expect(critical).toEqual([]);
   });
@@ -114,7 +126,7 @@ describe('skaffold.yaml', () => {
     expect(config.apiVersion).toBe(SKAFFOLD_API_VERSION);
     if (!tools.skaffoldSchema) {
       if (REQUIRE_ALL) throw new Error(`Skaffold's schema is required: ${tools.unavailable['skaffold-schema']}`);
-      ctx.skip("the skaffold Go module (which ships the schema) is not served here");
+      ctx.skip('the skaffold Go module (which ships the schema) is not served here');
       return;
     }
     const ajv = new Ajv({ strict: false, allErrors: true });

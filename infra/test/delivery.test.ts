@@ -48,7 +48,11 @@ describe('skaffold.yaml', () => {
   });
 
   it('when it runs, then it forwards the gateway and Grafana', () => {
-    const forwards = skaffold.portForward.map((f: { resourceName: string; port: number; namespace: string }) => [f.resourceName, f.port, f.namespace]);
+    const forwards = skaffold.portForward.map((f: { resourceName: string; port: number; namespace: string }) => [
+      f.resourceName,
+      f.port,
+      f.namespace,
+    ]);
     expect(forwards).toEqual([
       ['gateway', PORTS.gateway, 'taskmesh'],
       ['grafana', 3000, 'taskmesh'],
@@ -84,12 +88,13 @@ describe.each(Object.entries(IMAGES))('the %s Dockerfile', (image, { workspace, 
     const ignore = fs.readFileSync(path.join(REPO, '.dockerignore'), 'utf8');
     expect(ignore).toMatch(/^\*\*\/node_modules$/m);
     expect(ignore).toMatch(/^\*\*\/dist$/m);
-    const excluded = ignore
-      .split('\n')
-      .filter((l) => l && !l.startsWith('#') && !l.startsWith('!') && !l.includes('*'));
+    const excluded = ignore.split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('!') && !l.includes('*'));
     for (const ws of rootManifest.workspaces as string[]) {
       expect(fs.existsSync(path.join(REPO, ws, 'package.json')), ws).toBe(true);
-      expect(excluded.some((e) => ws === e || ws.startsWith(`${e}/`)), `${ws} is excluded from the context`).toBe(false);
+      expect(
+        excluded.some((e) => ws === e || ws.startsWith(`${e}/`)),
+        `${ws} is excluded from the context`,
+      ).toBe(false);
     }
     expect(ignore).toContain('!infra/package.json');
   });

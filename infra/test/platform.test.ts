@@ -2,18 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NAMESPACE, PORTS, SHARDED_COLLECTIONS } from '../src/platform.js';
 import { SIZES } from '../src/sizes.js';
-import {
-  byKind,
-  bytes,
-  find,
-  K8S,
-  type K8sObject,
-  loadObjects,
-  milliCpu,
-  restrictedViolations,
-  selects,
-  workloads,
-} from './manifests.js';
+import { byKind, bytes, find, K8S, type K8sObject, loadObjects, milliCpu, restrictedViolations, selects, workloads } from './manifests.js';
 
 const stacks = { laptop: loadObjects(path.join(K8S, 'laptop')), ha: loadObjects(path.join(K8S, 'ha')) };
 const tools = loadObjects(path.join(K8S, 'tools'));
@@ -80,38 +69,43 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
     }
   });
 
-  it.each(APPS)('when %s is deployed, then it has health probes, a zero-downtime rollout and a grace period longer than its drain', (name) => {
-    const deployment = find(objects, 'Deployment', name);
-    const pod = deployment.spec.template.spec;
-    const [container] = pod.containers;
-    const config = find(objects, 'ConfigMap', `${name}-config`).data;
-    expect(container.startupProbe.httpGet).toMatchObject({ path: '/health/live', port: PORTS[name] });
-    expect(container.readinessProbe.httpGet).toMatchObject({ path: '/health/ready', port: PORTS[name] });
-    expect(container.livenessProbe.httpGet).toMatchObject({ path: '/health/live', port: PORTS[name] });
-    expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
-    expect(deployment.spec.replicas, 'the HPA owns the replica count').toBeUndefined();
-    const preStop = Number(container.lifecycle.preStop.exec.command[1]);
-    expect(container.lifecycle.preStop.exec.command[0]).toBe('sleep');
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStop + Number(config.SHUTDOWN_TIMEOUT_MS) / 1000);
-    expect(pod.automountServiceAccountToken).toBe(false);
-    expect(find(objects, 'ServiceAccount', name).automountServiceAccountToken).toBe(false);
-    expect(pod.serviceAccountName).toBe(name);
-    const tmp = container.volumeMounts.find((m: K8sObject) => m.mountPath === '/tmp');
-    expect(pod.volumes.find((v: K8sObject) => v.name === tmp.name).emptyDir).toBeDefined();
-    expect(config.PORT).toBe(String(PORTS[name]));
-    expect(find(objects, 'Service', name).spec.ports[0].port).toBe(PORTS[name]);
-    expect(deployment.spec.template.metadata.annotations).toMatchObject({
-      'prometheus.io/scrape': 'true',
-      'prometheus.io/port': String(PORTS[name]),
-    });
-  });
+  it.each(APPS)(
+    'when %s is deployed, then it has health probes, a zero-downtime rollout and a grace period longer than its drain',
+    (name) => {
+      const deployment = find(objects, 'Deployment', name);
+      const pod = deployment.spec.template.spec;
+      const [container] = pod.containers;
+      const config = find(objects, 'ConfigMap', `${name}-config`).data;
+      expect(container.startupProbe.httpGet).toMatchObject({ path: '/health/live', port: PORTS[name] });
+      expect(container.readinessProbe.httpGet).toMatchObject({ path: '/health/ready', port: PORTS[name] });
+      expect(container.livenessProbe.httpGet).toMatchObject({ path: '/health/live', port: PORTS[name] });
+      expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+      expect(deployment.spec.replicas, 'the HPA owns the replica count').toBeUndefined();
+      const preStop = Number(container.lifecycle.preStop.exec.command[1]);
+      expect(container.lifecycle.preStop.exec.command[0]).toBe('sleep');
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStop + Number(config.SHUTDOWN_TIMEOUT_MS) / 1000);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(find(objects, 'ServiceAccount', name).automountServiceAccountToken).toBe(false);
+      expect(pod.serviceAccountName).toBe(name);
+      const tmp = container.volumeMounts.find((m: K8sObject) => m.mountPath === '/tmp');
+      expect(pod.volumes.find((v: K8sObject) => v.name === tmp.name).emptyDir).toBeDefined();
+      expect(config.PORT).toBe(String(PORTS[name]));
+      expect(find(objects, 'Service', name).spec.ports[0].port).toBe(PORTS[name]);
+      expect(deployment.spec.template.metadata.annotations).toMatchObject({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': String(PORTS[name]),
+      });
+    },
+  );
 
   it('when an HPA scales a Deployment, then it is autoscaling/v2 on 70% CPU with the size bounds, and every Deployment and StatefulSet has a PDB', () => {
     const bounds = SIZES[size as keyof typeof SIZES];
     for (const name of APPS) {
       const hpa = find(objects, 'HorizontalPodAutoscaler', name);
       expect(hpa.apiVersion).toBe('autoscaling/v2');
-      expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
+      expect(hpa.spec.metrics).toEqual([
+        { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+      ]);
       const range = name === 'gateway' ? bounds.gateway : bounds.services;
       expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([range.min, range.max]);
       expect(hpa.spec.behavior.scaleUp.policies.length).toBeGreaterThan(0);
@@ -144,7 +138,8 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
           (p.spec.egress ?? []).some(
             (r: K8sObject) =>
               r.ports?.some((x: K8sObject) => x.port === port) &&
-              (!r.to || r.to.some((peer: K8sObject) => peer.podSelector && !peer.namespaceSelector && selects(peer.podSelector.matchLabels, to))),
+              (!r.to ||
+                r.to.some((peer: K8sObject) => peer.podSelector && !peer.namespaceSelector && selects(peer.podSelector.matchLabels, to))),
           ),
       );
       const ingress = policies.some(
@@ -182,7 +177,9 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
     // Every pod of the namespace is fenced by a policy naming it, not only by the default deny.
     for (const { object, template } of workloads(objects)) {
       if (object.metadata.namespace !== NAMESPACE) continue;
-      const own = policies.filter((p) => Object.keys(p.spec.podSelector).length > 0 && selects(p.spec.podSelector.matchLabels, template.metadata.labels));
+      const own = policies.filter(
+        (p) => Object.keys(p.spec.podSelector).length > 0 && selects(p.spec.podSelector.matchLabels, template.metadata.labels),
+      );
       expect(own.length, object.metadata.name).toBeGreaterThan(0);
     }
   });
@@ -264,7 +261,10 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
     const deployment = find(objects, 'Deployment', 'metrics-server');
     expect(deployment.metadata.namespace).toBe('kube-system');
     expect(deployment.spec.template.spec.containers[0].args).toContain('--kubelet-insecure-tls');
-    expect(find(objects, 'APIService', 'v1beta1.metrics.k8s.io').spec.service).toEqual({ name: 'metrics-server', namespace: 'kube-system' });
+    expect(find(objects, 'APIService', 'v1beta1.metrics.k8s.io').spec.service).toEqual({
+      name: 'metrics-server',
+      namespace: 'kube-system',
+    });
   });
 });
 
