@@ -40,7 +40,6 @@ export async function createServiceApp(opts: ServiceAppOptions): Promise<Fastify
     genReqId: genRequestId,
     // false: Fastify would otherwise take the header verbatim and skip genRequestId's checks
     requestIdHeader: false,
-    requestIdLogLabel: 'requestId',
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
