@@ -1,7 +1,8 @@
 import { ensureIndexes } from '@taskmesh/mongo';
-import { MongoError, MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError, type Collection, type Db } from 'mongodb';
+import { Long, MongoError, MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError, type Collection, type Db } from 'mongodb';
 import { daySeries, expiredDays, isDayKept, type DayCount } from './days.js';
 import { COUNTERS, touchesGlobal, type Counter, type Effect, type GlobalCounter } from './effects.js';
+import { KeyedQueue } from './keyed-queue.js';
 
 /**
  * Where a message was read: topic, partition and offset. The same event delivered twice from the
@@ -106,6 +107,13 @@ const GLOBAL_STATS = 'global_stats';
 const TRIM_SLACK = 50;
 const RACE_ATTEMPTS = 3;
 
+/**
+ * Sums of milliseconds pass 2^31 quickly; `$inc` with a 64-bit operand keeps them 64-bit on every
+ * server (FerretDB wraps an int32 field around instead of widening it as MongoDB does).
+ */
+const WIDE: ReadonlySet<string> = new Set(['completionTimeMsTotal']);
+const operand = (name: string, v: number): number | Long => (WIDE.has(name) ? Long.fromNumber(v) : v);
+
 const isDuplicateKey = (err: unknown): boolean => err instanceof MongoError && (err.code === 11000 || err.code === 11001);
 
 /** The store did not answer (network, failover): worth retrying, not a fault of the event. */
@@ -133,6 +141,13 @@ export class StatsRepository {
   private readonly global: Collection<GlobalStatsDoc>;
   private readonly window: number;
   private readonly now: () => Date;
+  /**
+   * One write at a time per user document within this process. MongoDB applies each update
+   * atomically anyway; FerretDB (the local development server) reads, changes and writes a
+   * document back without isolation, so two concurrent updates of one document can lose one.
+   * A user's events arrive from several partitions handled side by side, hence this queue.
+   */
+  private readonly userWrites = new KeyedQueue();
 
   constructor(db: Db, opts: StatsRepositoryOptions = {}) {
     this.users = db.collection<UserStatsDoc>(USER_STATS);
@@ -158,38 +173,37 @@ export class StatsRepository {
    */
   async apply(eventId: string, effect: Effect, at: Position): Promise<ApplyOutcome> {
     const now = this.now();
-    const inc: Record<string, number> = { rev: 1 };
+    const inc: Record<string, number | Long> = { rev: 1 };
     for (const name of COUNTERS) {
       const v = effect.counters[name];
-      if (v) inc[name] = v;
+      if (v) inc[name] = operand(name, v);
     }
     if (effect.completedDay && isDayKept(effect.completedDay, now)) inc[`completedPerDay.${effect.completedDay}`] = 1;
     const set: Partial<UserStatsDoc> = { updatedAt: now };
     if (effect.profile) Object.assign(set, effect.profile);
     const record = `${eventId}@${positionKey(at)}`;
 
-    for (let attempt = 1; attempt <= RACE_ATTEMPTS; attempt++) {
-      try {
-        const doc = await this.users.findOneAndUpdate(
-          { _id: effect.userId, userId: effect.userId, appliedIds: { $ne: eventId } },
-          { $inc: inc, $set: set, $push: { appliedIds: eventId, appliedAt: record } },
-          { upsert: true, returnDocument: 'after' },
-        );
-        if (doc) await this.tidy(doc, now);
-        await this.applyGlobal(effect, at, now);
-        return 'applied';
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
+    const outcome = await this.userWrites.run(effect.userId, async (): Promise<ApplyOutcome> => {
+      for (let attempt = 1; attempt <= RACE_ATTEMPTS; attempt++) {
+        try {
+          const doc = await this.users.findOneAndUpdate(
+            { _id: effect.userId, userId: effect.userId, appliedIds: { $ne: eventId } },
+            { $inc: inc, $set: set, $push: { appliedIds: eventId, appliedAt: record } },
+            { upsert: true, returnDocument: 'after' },
+          );
+          if (doc) await this.tidy(doc, now);
+          return 'applied';
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err;
+        }
+        const seen = await this.users.findOne({ _id: effect.userId, userId: effect.userId }, { projection: { appliedIds: 1, appliedAt: 1 } });
+        if (!seen?.appliedIds?.includes(eventId)) continue;
+        return seen.appliedAt?.includes(record) ? 'redelivered' : 'duplicate';
       }
-      const seen = await this.users.findOne({ _id: effect.userId, userId: effect.userId }, { projection: { appliedIds: 1, appliedAt: 1 } });
-      if (!seen?.appliedIds?.includes(eventId)) continue;
-      if (seen.appliedAt?.includes(record)) {
-        await this.applyGlobal(effect, at, now);
-        return 'redelivered';
-      }
-      return 'duplicate';
-    }
-    throw new Error(`user statistics document ${effect.userId} kept changing under a concurrent creation`);
+      throw new Error(`user statistics document ${effect.userId} kept changing under a concurrent creation`);
+    });
+    if (outcome !== 'duplicate') await this.applyGlobal(effect, at, now);
+    return outcome;
   }
 
   /**
@@ -203,8 +217,8 @@ export class StatsRepository {
   private async applyGlobal(effect: Effect, at: Position, now: Date): Promise<boolean> {
     if (!touchesGlobal(effect)) return false;
     const offset = Number(at.offset);
-    const inc: Record<string, number> = {};
-    for (const [name, v] of Object.entries(effect.counters) as [GlobalCounter, number][]) if (v) inc[name] = v;
+    const inc: Record<string, number | Long> = {};
+    for (const [name, v] of Object.entries(effect.counters) as [GlobalCounter, number][]) if (v) inc[name] = operand(name, v);
     if (effect.createdDay && isDayKept(effect.createdDay, now)) inc[`createdPerDay.${effect.createdDay}`] = 1;
     if (effect.completedDay && isDayKept(effect.completedDay, now)) inc[`completedPerDay.${effect.completedDay}`] = 1;
     const id = `${at.topic}/${at.partition}`;
