@@ -94,11 +94,15 @@ export class OutboxOwners {
     return marker ?? undefined;
   }
 
-  /** Publishing failed: record what is pending and let any relay retry (after its back-off). */
-  async releaseFailed(marker: OwnerMarker, holder: string, pendingDocs: number): Promise<void> {
+  /**
+   * Publishing failed: record what is pending (when known) and let any relay retry after its
+   * back-off. `nextRunAt` moves to now so that, with more due owners than a round takes, the
+   * others get their turn (and their count) too.
+   */
+  async releaseFailed(marker: OwnerMarker, holder: string, pendingDocs?: number): Promise<void> {
     await this.markers.updateOne(
       { _id: marker._id, leaseHolder: holder },
-      { $set: { leaseUntil: EPOCH, leaseHolder: null, pendingDocs, nextRunAt: new Date() } },
+      { $set: { leaseUntil: EPOCH, leaseHolder: null, nextRunAt: new Date(), ...(pendingDocs === undefined ? {} : { pendingDocs }) } },
     );
   }
 

@@ -135,7 +135,7 @@ export class OutboxRelay {
 
   /** One pass over the due owners. */
   async round(): Promise<RoundOutcome> {
-    const { holder, leaseMs, batchOwners, settleMs } = this.settings;
+    const { holder, leaseMs, batchOwners } = this.settings;
     const now = new Date();
     const due = await this.owners.due(now, batchOwners);
     if (due.length === 0) return 'idle';
@@ -146,7 +146,18 @@ export class OutboxRelay {
       if (marker) claimed.push(marker);
     }
     if (claimed.length === 0) return 'idle';
+    try {
+      return await this.relay(claimed);
+    } catch (err) {
+      // The database failed mid-round: give the leases back rather than leave these owners waiting
+      // for them to expire (best effort; with the database gone they expire anyway).
+      await Promise.allSettled(claimed.map((m) => this.owners.releaseFailed(m, holder)));
+      throw err;
+    }
+  }
 
+  private async relay(claimed: readonly OwnerMarker[]): Promise<RoundOutcome> {
+    const { holder, settleMs } = this.settings;
     const scanStart = new Date();
     const work: OwnerWork[] = [];
     let budget = this.maxEvents;

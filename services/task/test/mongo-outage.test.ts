@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+// @ts-expect-error: a plain ESM script without type declarations
+import { freePort, startFerret, stopInstance } from '../../../scripts/infra-lib.mjs';
+import { json, taskHarness, type TaskHarness } from './support.js';
+
+interface Ferret {
+  uri: string;
+}
+
+let port: number;
+let ferret: Ferret;
+let h: TaskHarness;
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  port = await freePort();
+  ferret = (await startFerret({ port })) as Ferret;
+  h = await taskHarness({ ...inject('infra'), mongodbUri: ferret.uri });
+  app = await h.app();
+});
+
+afterAll(async () => {
+  await h?.close();
+  if (ferret) await stopInstance(ferret);
+});
+
+describe('with the database down', () => {
+  it('when requests arrive, then they answer 503 with Retry-After, readiness fails, and all works again once it is back', async () => {
+    const token = await h.issuer.token(`user-${randomUUID()}`);
+    const headers = { authorization: `Bearer ${token}` };
+    const created = await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'before' } });
+    expect(created.statusCode).toBe(201);
+
+    await stopInstance(ferret, { keepData: true });
+    for (const opts of [
+      { method: 'POST' as const, url: '/tasks', payload: { title: 'during' } },
+      { method: 'GET' as const, url: '/tasks' },
+      { method: 'GET' as const, url: `/tasks/${json<{ id: string }>(created).id}` },
+    ]) {
+      const res = await app.inject({ ...opts, headers });
+      expect(res.statusCode, res.body).toBe(503);
+      expect(json(res)).toEqual({ code: 'ERR_UNAVAILABLE', message: expect.any(String) });
+      expect(res.headers['retry-after']).toBe('2');
+    }
+    expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
+    expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+
+    ferret = (await startFerret({ port })) as Ferret;
+    await expect
+      .poll(async () => (await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'after' } })).statusCode, {
+        timeout: 20_000,
+        interval: 500,
+      })
+      .toBe(201);
+    const list = json<{ items: { title: string }[] }>(await app.inject({ method: 'GET', url: '/tasks', headers }));
+    expect(list.items.map((t) => t.title)).toEqual(['after', 'before']);
+  }, 90_000);
+
+  it('when this file has run, then every command on the tasks collection named one owner', () => {
+    expect(h.watcher.checked).toBeGreaterThan(5);
+    expect(h.watcher.violations).toEqual([]);
+  });
+});
