@@ -21,12 +21,18 @@ export const PORTS = { gateway: 8080, auth: 3001, task: 3002, analytics: 3003 } 
 /** Node ports that k8s/kind-cluster.yaml maps to the host. */
 export const NODE_PORTS = { gateway: 30080, grafana: 30030 } as const;
 
-/** Shard keys of the design (docs/architecture.md). */
+/** Shard keys of the design (docs/architecture.md) and of the auth service (docs/auth.md). */
 export const SHARDED_COLLECTIONS: readonly ShardedCollection[] = [
   { namespace: 'task.tasks', key: { ownerId: 'hashed' } },
   { namespace: 'analytics.user_stats', key: { userId: 'hashed' } },
   // A unique index on a sharded collection must start with the shard key, so email is the key.
   { namespace: 'auth.users', key: { email: 1 }, unique: true },
+  { namespace: 'auth.users_by_id', key: { _id: 'hashed' } },
+  { namespace: 'auth.refresh_tokens', key: { _id: 'hashed' } },
+  { namespace: 'auth.spent_refresh_tokens', key: { _id: 'hashed' } },
+  { namespace: 'auth.revoked_sessions', key: { _id: 'hashed' } },
+  { namespace: 'auth.login_failures', key: { account: 'hashed' } },
+  { namespace: 'auth.login_locks', key: { _id: 'hashed' } },
 ];
 
 export interface PlatformProps {

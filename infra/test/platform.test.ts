@@ -208,11 +208,11 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
       ['shard0', members],
       ['shard1', members],
     ]);
-    expect(topology.collections).toEqual([
-      { namespace: 'task.tasks', key: { ownerId: 'hashed' }, unique: false },
-      { namespace: 'analytics.user_stats', key: { userId: 'hashed' }, unique: false },
-      { namespace: 'auth.users', key: { email: 1 }, unique: true },
-    ]);
+    const keys = Object.fromEntries(topology.collections.map((c: K8sObject) => [c.namespace, [c.key, c.unique]]));
+    expect(keys['task.tasks']).toEqual([{ ownerId: 'hashed' }, false]);
+    expect(keys['analytics.user_stats']).toEqual([{ userId: 'hashed' }, false]);
+    expect(keys['auth.users']).toEqual([{ email: 1 }, true]);
+    expect(keys['auth.login_failures']).toEqual([{ account: 'hashed' }, false]);
     expect(topology.collections).toHaveLength(SHARDED_COLLECTIONS.length);
     const script = find(objects, 'ConfigMap', 'mongo-init-script').data['init.js'];
     for (const command of ['replSetInitiate', 'addShard', 'enableSharding', 'shardCollection']) expect(script).toContain(command);
