@@ -44,8 +44,8 @@ export async function pingMongo(client: MongoClient): Promise<void> {
  * Creates indexes, carrying on where the server lacks a kind (a TTL index on a server without
  * TTL support, say): the caller learns which were skipped and enforces those rules in queries.
  */
-export async function ensureIndexes(
-  collection: Collection<Document>,
+export async function ensureIndexes<T extends Document>(
+  collection: Collection<T>,
   specs: readonly IndexDescription[],
 ): Promise<{ created: string[]; skipped: { name: string; reason: string }[] }> {
   const created: string[] = [];
