@@ -23,6 +23,8 @@ export interface MonitoringContext {
   readonly network: TrafficRules;
   readonly prometheus: Peer;
   readonly grafana: Peer;
+  /** The platform's services, e.g. to let them reach a trace collector. */
+  readonly services: readonly Peer[];
 }
 
 /** Adds workloads next to Prometheus and Grafana, e.g. an OpenTelemetry Collector and Jaeger. */
@@ -46,6 +48,8 @@ export interface MonitoringProps {
   readonly extraDatasources?: readonly object[];
   /** Extra workloads of the monitoring stack. @default [] */
   readonly extensions?: readonly MonitoringExtension[];
+  /** The services extensions may wire themselves to. @default [] */
+  readonly services?: readonly Peer[];
   /** Node port of Grafana, for a kind host port mapping. @default - ClusterIP */
   readonly grafanaNodePort?: number;
   /** @default 'prom/prometheus:v2.54.1' */
@@ -84,7 +88,13 @@ export class Monitoring extends Construct {
     // Pod discovery reads the Kubernetes API, whose address depends on the cluster.
     network.allowToAnywhere(this.prometheus, 443, 6443);
 
-    const context: MonitoringContext = { namespace, network, prometheus: this.prometheus, grafana: this.grafana };
+    const context: MonitoringContext = {
+      namespace,
+      network,
+      prometheus: this.prometheus,
+      grafana: this.grafana,
+      services: props.services ?? [],
+    };
     (props.extensions ?? []).forEach((extend, i) => extend(new Construct(this, `extension-${i}`), context));
   }
 

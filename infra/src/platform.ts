@@ -45,6 +45,8 @@ export interface PlatformProps {
   readonly alertRules?: PrometheusRuleFile;
   /** Extra monitoring workloads (collector, tracing backend). @default [] */
   readonly monitoringExtensions?: readonly MonitoringExtension[];
+  /** More environment for the four services (e.g. OTEL_* variables). @default {} */
+  readonly serviceEnv?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -104,7 +106,8 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     stringData: { cursorSecret: LOCAL_PLACEHOLDER_SECRETS.taskCursorSecret },
   });
 
-  const jwt = { JWT_ISSUER: 'taskmesh-auth', JWT_AUDIENCE: 'taskmesh' };
+  // Read by all four: token checks, and whatever serviceEnv adds.
+  const shared = { JWT_ISSUER: 'taskmesh-auth', JWT_AUDIENCE: 'taskmesh', ...props.serviceEnv };
   const auth = new HttpService(appsChart, 'auth', {
     namespace,
     name: 'auth',
@@ -112,7 +115,7 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     port: PORTS.auth,
     replicas: size.services,
     config: {
-      ...jwt,
+      ...shared,
       MONGODB_URI: mongo.uri,
       MONGODB_DB: 'auth',
       KAFKA_BROKERS: kafka.bootstrapServers,
@@ -131,7 +134,7 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     image: `taskmesh/task:${tag}`,
     port: PORTS.task,
     replicas: size.services,
-    config: { ...jwt, MONGODB_URI: mongo.uri, MONGODB_DB: 'task', KAFKA_BROKERS: kafka.bootstrapServers, JWKS_URL: jwksUrl },
+    config: { ...shared, MONGODB_URI: mongo.uri, MONGODB_DB: 'task', KAFKA_BROKERS: kafka.bootstrapServers, JWKS_URL: jwksUrl },
     secretEnv: { CURSOR_SECRET: { secret: taskSecrets, key: 'cursorSecret' } },
   });
   const analytics = new HttpService(appsChart, 'analytics', {
@@ -140,7 +143,7 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     image: `taskmesh/analytics:${tag}`,
     port: PORTS.analytics,
     replicas: size.services,
-    config: { ...jwt, MONGODB_URI: mongo.uri, MONGODB_DB: 'analytics', KAFKA_BROKERS: kafka.bootstrapServers, JWKS_URL: jwksUrl },
+    config: { ...shared, MONGODB_URI: mongo.uri, MONGODB_DB: 'analytics', KAFKA_BROKERS: kafka.bootstrapServers, JWKS_URL: jwksUrl },
   });
   const gateway = new HttpService(appsChart, 'gateway', {
     namespace,
@@ -150,7 +153,7 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     replicas: size.gateway,
     nodePort: NODE_PORTS.gateway,
     config: {
-      ...jwt,
+      ...shared,
       REDIS_URL: redis.url,
       AUTH_URL: auth.url,
       TASK_URL: task.url,
@@ -184,6 +187,7 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     dashboards: props.dashboards,
     alertRules: props.alertRules,
     extensions: props.monitoringExtensions,
+    services: [gateway, auth, task, analytics],
     grafanaNodePort: NODE_PORTS.grafana,
   });
   for (const service of [gateway, auth, task, analytics]) monitoring.scrape(service);
