@@ -314,9 +314,10 @@ describe('traffic scripts against an HTTP server that follows the public API', (
     expect(r.code).toBe(0);
     const s = jsonLine(r.stdout);
     expect(s.failed).toBe(0);
-    // a steady 50 a second over about 2 s
-    expect(s.requests).toBeGreaterThan(50);
-    expect(s.requests).toBeLessThan(150);
+    // The rate is capped at 50 a second over however long the run took on this machine; the
+    // lower bound only says the load kept going while the command ran.
+    expect(s.requests).toBeLessThanOrEqual(Math.ceil(50 * s.seconds) + 5);
+    expect(s.requests).toBeGreaterThan(25 * s.seconds);
     expect(s.requests).toBe(api.requests - 2);
   });
 
