@@ -320,6 +320,9 @@ export class Monitoring extends Construct {
             GF_AUTH_ANONYMOUS_ORG_ROLE: kplus.EnvValue.fromValue('Viewer'),
             GF_PATHS_DATA: kplus.EnvValue.fromValue('/var/lib/grafana'),
             GF_PATHS_PROVISIONING: kplus.EnvValue.fromValue('/etc/grafana/provisioning'),
+            // The image also logs to /var/log/grafana, which a read-only root filesystem refuses.
+            GF_LOG_MODE: kplus.EnvValue.fromValue('console'),
+            GF_PATHS_LOGS: kplus.EnvValue.fromValue('/tmp/grafana-logs'),
             // The cluster has no way out: no update checks, no plugin downloads, no telemetry.
             GF_ANALYTICS_REPORTING_ENABLED: kplus.EnvValue.fromValue('false'),
             GF_ANALYTICS_CHECK_FOR_UPDATES: kplus.EnvValue.fromValue('false'),
