@@ -54,7 +54,19 @@ export function randomPassword() {
   return `tm-${randomBytes(18).toString('base64url')}`;
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less when `signal` aborts first. */
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 /**
  * One HTTP exchange as seen by the client.
@@ -311,7 +323,7 @@ export async function generateLoad({ client, scenario, concurrency, durationMs, 
         const slot = nextSlot;
         nextSlot = Math.max(nextSlot + interval, performance.now() - 1000);
         const wait = slot - performance.now();
-        if (wait > 0) await sleep(Math.min(wait, deadline - performance.now()));
+        if (wait > 0) await sleep(Math.min(wait, deadline - performance.now()), signal);
         if (stopped()) break;
       }
       const { method, path, body } = scenario({ worker: id, iteration });
