@@ -241,6 +241,26 @@ describe('CD workflow', () => {
     expect(runs).toMatch(/kubectl rollout status/);
   });
 
+  it('when the end-to-end job deploys, then the files it names exist and agree with it: kind config, node image, Skaffold profile and images', () => {
+    const kindConfig = parse(fs.readFileSync(path.join(ROOT, 'k8s', 'kind-cluster.yaml'), 'utf8')) as {
+      name?: string;
+      nodes: Array<{ image?: string }>;
+    };
+    for (const node of kindConfig.nodes) expect(node.image ?? cd.env?.KIND_NODE_IMAGE).toBe(cd.env?.KIND_NODE_IMAGE);
+    expect(kindConfig.name ?? cd.env?.CLUSTER_NAME).toBe(cd.env?.CLUSTER_NAME);
+
+    const skaffold = parse(fs.readFileSync(path.join(ROOT, 'skaffold.yaml'), 'utf8')) as {
+      build: { artifacts: Array<{ image: string; docker?: { dockerfile?: string } }> };
+      profiles: Array<{ name: string }>;
+    };
+    expect(skaffold.profiles.map((p) => p.name)).toContain('laptop');
+    const matrix = images.strategy?.matrix?.include ?? [];
+    expect(skaffold.build.artifacts.map((a) => [a.image, a.docker?.dockerfile]).sort()).toEqual(
+      matrix.map((m) => [`taskmesh/${m.image}`, m.dockerfile]).sort(),
+    );
+    for (const m of matrix) expect(fs.existsSync(path.join(ROOT, m.dockerfile!)), m.dockerfile).toBe(true);
+  });
+
   it('when the system is up, then the job runs the smoke test, a load until an HPA scales up, and a task restart under load', () => {
     const order = ['npm run smoke', 'npm run load', 'npm run rollout-check'].map((c) => runs.indexOf(c));
     expect(order.every((i) => i >= 0)).toBe(true);
