@@ -225,7 +225,7 @@ describe('CD workflow', () => {
     expect(build.with).toMatchObject({
       context: '.',
       platforms: 'linux/amd64,linux/arm64',
-      push: "${{ github.event_name != 'pull_request' }}",
+      push: "${{ github.event_name == 'push' }}",
     });
     const meta = images.steps.find((s) => s.uses?.startsWith('docker/metadata-action@'))!;
     expect(meta.with?.images).toBe('ghcr.io/${{ github.repository_owner }}/taskmesh/${{ matrix.image }}');
