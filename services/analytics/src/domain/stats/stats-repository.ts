@@ -166,10 +166,10 @@ export class StatsRepository {
    *
    * The user write is `{ _id, appliedIds: { $ne: eventId } }` with `$inc` and `$push` of the id
    * in ONE update: either the counters change and the id is recorded, or (the id is already
-   * there) nothing matches and the upsert's insert fails on `_id`. When that happens we read the
-   * record to tell a redelivery of this same message (its position is recorded too: the global
-   * write may not have happened yet, so it is repeated, safely) from another copy of the event
-   * (nothing to do), or from a lost race to create the document (write again).
+   * there) nothing matches and nothing changes. When nothing matched we read the record to tell
+   * a redelivery of this same message (its position is recorded too: the global write may not
+   * have happened yet, so it is repeated, safely) from another copy of the event (nothing to
+   * do), or from a user without a document yet (the same write as an upsert).
    */
   async apply(eventId: string, effect: Effect, at: Position): Promise<ApplyOutcome> {
     const now = this.now();
@@ -183,24 +183,28 @@ export class StatsRepository {
     if (effect.profile) Object.assign(set, effect.profile);
     const record = `${eventId}@${positionKey(at)}`;
 
+    const filter = { _id: effect.userId, userId: effect.userId, appliedIds: { $ne: eventId } };
+    const update = { $inc: inc, $set: set, $push: { appliedIds: eventId, appliedAt: record } };
     const outcome = await this.userWrites.run(effect.userId, async (): Promise<ApplyOutcome> => {
       for (let attempt = 1; attempt <= RACE_ATTEMPTS; attempt++) {
+        const doc = await this.users.findOneAndUpdate(filter, update, { returnDocument: 'after' });
+        if (doc) {
+          await this.tidy(doc, now);
+          return 'applied';
+        }
+        const seen = await this.users.findOne({ _id: effect.userId, userId: effect.userId }, { projection: { appliedIds: 1, appliedAt: 1 } });
+        if (seen?.appliedIds?.includes(eventId)) return seen.appliedAt?.includes(record) ? 'redelivered' : 'duplicate';
+        if (seen) continue;
+        // The user's first event: the same conditional write, allowed to create the document.
+        // Another writer may create it first, which fails this insert on `_id`: go round again.
         try {
-          const doc = await this.users.findOneAndUpdate(
-            { _id: effect.userId, userId: effect.userId, appliedIds: { $ne: eventId } },
-            { $inc: inc, $set: set, $push: { appliedIds: eventId, appliedAt: record } },
-            { upsert: true, returnDocument: 'after' },
-          );
-          if (doc) await this.tidy(doc, now);
+          await this.users.updateOne(filter, update, { upsert: true });
           return 'applied';
         } catch (err) {
           if (!isDuplicateKey(err)) throw err;
         }
-        const seen = await this.users.findOne({ _id: effect.userId, userId: effect.userId }, { projection: { appliedIds: 1, appliedAt: 1 } });
-        if (!seen?.appliedIds?.includes(eventId)) continue;
-        return seen.appliedAt?.includes(record) ? 'redelivered' : 'duplicate';
       }
-      throw new Error(`user statistics document ${effect.userId} kept changing under a concurrent creation`);
+      throw new Error(`user statistics document ${effect.userId} kept changing under concurrent writes`);
     });
     if (outcome !== 'duplicate') await this.applyGlobal(effect, at, now);
     return outcome;
