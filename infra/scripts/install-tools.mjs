@@ -3,7 +3,7 @@
 //   kubeconform and kube-score    go install (Go module proxy)
 //   kube-linter                   go install; optional where the proxy does not serve it
 //   Kubernetes 1.28 JSON schemas  the PyPI package kubernetes-validate (downloaded, not installed)
-//   Skaffold's JSON schema        the skaffold Go module; optional where the proxy does not serve it
+//   Skaffold's JSON schema        the skaffold Go module
 // Idempotent and cached under $TASKMESH_CACHE_DIR/tools (default ~/.cache/taskmesh/tools): each
 // item is built in a temporary folder and renamed into place, so concurrent runs never see half
 // of one. Every download is bounded in time and fails with a message that says what to do.
@@ -18,7 +18,8 @@ export const VERSIONS = Object.freeze({
   kubeconform: 'v0.7.0',
   kubeScore: 'v1.20.0',
   kubeLinter: 'v0.7.6',
-  skaffold: 'v2.14.0',
+  // v2.13.2 is the newest release the Go module proxy serves here; it ships the v4beta11 schema.
+  skaffold: 'v2.13.2',
   kubernetesValidate: '1.37.0',
 });
 
@@ -152,7 +153,7 @@ function skaffoldSchema() {
   const apiVersion = SKAFFOLD_API_VERSION.split('/')[1];
   const final = path.join(cacheRoot(), `skaffold-schema-${VERSIONS.skaffold}`, `${apiVersion}.json`);
   if (fs.existsSync(final)) return final;
-  return once(path.dirname(final), (tmp) => {
+  once(path.dirname(final), (tmp) => {
     const mod = `github.com/GoogleContainerTools/skaffold/v2@${VERSIONS.skaffold}`;
     say(`go mod download ${mod}`);
     const info = JSON.parse(run('go', ['mod', 'download', '-json', mod], { timeoutMs: 420_000, cwd: tmp, env: { GOFLAGS: '-mod=mod' } }));
@@ -164,6 +165,7 @@ function skaffoldSchema() {
     fs.copyFileSync(schema, path.join(out, `${apiVersion}.json`));
     return out;
   });
+  return final;
 }
 
 /** Runs an optional installer; remembers a failure for a while so that test runs stay fast. */
@@ -203,7 +205,7 @@ export function ensureTools() {
         () => goInstall('kube-linter', 'golang.stackrox.io/kube-linter/cmd/kube-linter', VERSIONS.kubeLinter),
         unavailable,
       ),
-      skaffoldSchema: optional('skaffold-schema', skaffoldSchema, unavailable),
+      skaffoldSchema: skaffoldSchema(),
       unavailable,
     };
   } catch (err) {
