@@ -18,7 +18,7 @@ export interface LoadGeneratorProps {
   readonly concurrency?: number;
   /** Hard upper bound of requests. @default 2_000_000 */
   readonly maxRequests?: number;
-  /** @default 'node:20.18.0-bookworm-slim' */
+  /** @default 'node:20.20.2-bookworm-slim' */
   readonly image?: string;
 }
 
@@ -85,7 +85,7 @@ export class LoadGenerator extends Construct {
             containers: [
               {
                 name: NAME,
-                image: props.image ?? 'node:20.18.0-bookworm-slim',
+                image: props.image ?? 'node:20.20.2-bookworm-slim',
                 imagePullPolicy: 'IfNotPresent',
                 command: ['node', '/scripts/load.mjs'],
                 env: [
