@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TestIssuer } from '@taskmesh/access-token/testing';
 import { TOPIC_OF, type DomainEvent } from '@taskmesh/events';
 import { loadConfig } from '@taskmesh/fastify-plugins';
-import { EventProducer, consumerLag, createKafka, type Kafka } from '@taskmesh/kafka';
+import { EventProducer, consumerLag, createKafka, ensureTopics, type Kafka } from '@taskmesh/kafka';
 import type { FastifyInstance } from 'fastify';
 import { MongoClient } from 'mongodb';
 import { expect, inject } from 'vitest';
@@ -44,6 +44,12 @@ export class TestProducer {
 
   topicOf(event: DomainEvent): string {
     return TOPIC_OF[event.type] === TOPIC_OF.UserRegistered ? this.config.USER_EVENTS_TOPIC : this.config.TASK_EVENTS_TOPIC;
+  }
+
+  /** Creates the test's topics as the service would, for tests that produce before it starts. */
+  async ensureTopics(): Promise<void> {
+    const t = topicsOf(this.config);
+    await ensureTopics(this.kafka, [t.userEvents, t.taskEvents, t.retry, t.deadLetters].map((topic) => ({ topic, numPartitions: this.config.KAFKA_TOPIC_PARTITIONS })));
   }
 
   /** Sends in order, in chunks; per user the order is kept because the key is the user id. */
