@@ -28,7 +28,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     trustProxy: trusted.length > 0 ? trusted : false,
   });
 
-  await app.register(redisPlugin, { url: config.REDIS_URL, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, autoPipelining: true });
+  await app.register(redisPlugin, { url: config.REDIS_URL, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
   await app.register(securityPlugin, { corsOrigins: listSetting(config.CORS_ORIGINS) });
 
   const breaker: BreakerSettings = {

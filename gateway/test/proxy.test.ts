@@ -66,7 +66,7 @@ describe('gateway routing', () => {
   });
 
   it('when a body is posted, then it reaches the upstream byte for byte, whatever its content type', async () => {
-    const body = '{"title":"write the docs","__note":"kept as sent"}';
+    const body = '{"title":"Zoë writes the docs ✓ 🚀","__note":"kept as sent"}';
     const res = await app.inject({ method: 'POST', url: '/tasks', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: body });
     expect(res.statusCode).toBe(200);
     expect(res.json<Echo>()).toMatchObject({ method: 'POST', url: '/tasks', body });

@@ -32,10 +32,20 @@ const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', '
 
 const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
+// Random bytes are drawn in blocks: one call into the CSPRNG per 256 new traces, not one each.
+const ID_BYTES = 24;
+let entropy = Buffer.alloc(0);
+let used = 0;
+
 /** The caller's W3C `traceparent` when well formed, else the start of a new trace. */
 export function traceparentOf(given: string | string[] | undefined): string {
   if (typeof given === 'string' && TRACEPARENT.test(given)) return given;
-  const ids = randomBytes(24).toString('hex');
+  if (used + ID_BYTES > entropy.length) {
+    entropy = randomBytes(ID_BYTES * 256);
+    used = 0;
+  }
+  const ids = entropy.toString('hex', used, used + ID_BYTES);
+  used += ID_BYTES;
   return `00-${ids.slice(0, 32)}-${ids.slice(32)}-01`;
 }
 

@@ -1,9 +1,10 @@
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import '@taskmesh/redis';
 import { AppError } from '@taskmesh/fastify-plugins';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter } from 'prom-client';
+import { BatchedCounter } from '../domain/batched-counter.js';
 import { errors } from '../errors.js';
 import type { Bucket } from '../routes/public-api.js';
 
@@ -31,8 +32,24 @@ export interface RateLimitsOptions {
 const UNAVAILABLE_RETRY_AFTER = '5';
 
 /**
- * Rate limits kept in Redis by @fastify/rate-limit (an atomic INCR + PEXPIRE script per
- * request), so that every gateway replica counts against the same numbers.
+ * A @fastify/rate-limit store over {@link BatchedCounter}. Keys already name their bucket
+ * (`login:<ip>`, `user:<id>`), so every limiter shares the one store.
+ */
+function batchedStore(counter: BatchedCounter): FastifyRateLimitStoreCtor {
+  return class BatchedStore implements FastifyRateLimitStore {
+    incr(key: string, callback: Parameters<FastifyRateLimitStore['incr']>[1], timeWindow?: number): void {
+      counter.incr(key, timeWindow!, callback);
+    }
+    child(): FastifyRateLimitStore {
+      return this;
+    }
+  };
+}
+
+/**
+ * Rate limits by @fastify/rate-limit, counted in Redis so that every gateway replica counts
+ * against the same numbers (fixed windows; the counts of one event-loop turn go to Redis in one
+ * script call, see {@link BatchedCounter}).
  *
  * When Redis cannot be reached, login and register answer 503 with Retry-After: without a
  * shared count there would be no limit on password guessing. Every other route is let through
@@ -56,8 +73,7 @@ export const rateLimitsPlugin = fp<RateLimitsOptions>(
 
     await app.register(rateLimit, {
       global: false,
-      redis: app.redis,
-      nameSpace: opts.keyPrefix,
+      store: batchedStore(new BatchedCounter(app.redis, opts.keyPrefix)),
       timeWindow: opts.windowMs,
       enableDraftSpec: true,
       // Errors reach the wrapper below, which applies the per-bucket policy.

@@ -1,19 +1,41 @@
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import helmet, { type HelmetOptions } from 'helmet';
 
 export interface SecurityOptions {
   /** Origins allowed to call the API from a browser; none sends no CORS headers at all. */
   readonly corsOrigins: readonly string[];
 }
 
+/** The API answers JSON; the only HTML is the documentation page, which sets its own policy. */
+const HELMET: HelmetOptions = {
+  contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+};
+
+/**
+ * The headers helmet sets for a configuration, computed once. @fastify/helmet runs `helmet(config)`
+ * anew for every request (re-parsing the CSP directives each time) behind two hooks; with fixed
+ * options the answer is always the same set of headers, so the gateway asks helmet once at boot
+ * and copies the result onto each reply.
+ */
+export function helmetHeaders(options: HelmetOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const res = {
+    setHeader: (name: string, value: string) => void (headers[name.toLowerCase()] = value),
+    removeHeader: (name: string) => void delete headers[name.toLowerCase()],
+  };
+  helmet(options)({} as never, res as never, () => {});
+  return headers;
+}
+
 /** Security headers on every answer, and CORS for the configured origins only. */
 export const securityPlugin = fp<SecurityOptions>(
   async (app: FastifyInstance, opts) => {
-    await app.register(helmet, {
-      // The API answers JSON; the only HTML is the documentation page, which sets its own policy.
-      contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    const headers = helmetHeaders(HELMET);
+    app.addHook('onRequest', (_request, reply, done) => {
+      void reply.headers(headers);
+      done();
     });
     if (opts.corsOrigins.length > 0) {
       await app.register(cors, {

@@ -3,6 +3,9 @@ import { clientResponseHeaders, upstreamRequestHeaders } from '../domain/forward
 import type { ForwardRequest } from '../domain/upstream.js';
 import { PUBLIC_API } from './public-api.js';
 
+const UTF8_JSON = /^application\/(?:[\w.+-]+\+)?json\s*(?:;\s*charset=utf-8\s*)?$/i;
+const isUtf8Json = (contentType: string | undefined) => contentType !== undefined && UTF8_JSON.test(contentType);
+
 /**
  * The public routes, each relayed to its upstream after the gateway's own checks:
  * authentication and role (onRequest), then the rate limit, so that a refused request is
@@ -37,7 +40,10 @@ export async function proxyRoutes(app: FastifyInstance): Promise<void> {
           body: request.body as Buffer | undefined,
         };
         const res = await upstream.forward(forward);
-        return reply.code(res.statusCode).headers(clientResponseHeaders(res.headers)).send(res.body);
+        void reply.code(res.statusCode).headers(clientResponseHeaders(res.headers));
+        // Node writes a string body in the same write as the status line and headers; a Buffer
+        // goes out as a second chunk (writev). UTF-8 JSON survives the round trip byte for byte.
+        return reply.send(isUtf8Json(res.headers['content-type']) ? res.body.toString('utf8') : res.body);
       },
     });
   }

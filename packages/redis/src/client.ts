@@ -9,11 +9,6 @@ export interface RedisSettings {
   readonly commandTimeoutMs?: number;
   /** @default 1000 */
   readonly connectTimeoutMs?: number;
-  /**
-   * Send the commands issued in one event-loop tick as one pipeline: many concurrent requests
-   * then cost one round trip instead of one each (the gateway's rate limits). @default false
-   */
-  readonly autoPipelining?: boolean;
 }
 
 /**
@@ -27,7 +22,6 @@ export function createRedis(settings: RedisSettings): Redis {
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     lazyConnect: true,
-    enableAutoPipelining: settings.autoPipelining ?? false,
     retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
   });
 }
