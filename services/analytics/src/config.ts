@@ -28,7 +28,7 @@ export const ConfigSchema = Type.Object({
    * Event ids remembered per user for deduplication. A copy of an event is recognised while fewer
    * than this many newer events of the same user have been applied since the original.
    */
-  ANALYTICS_DEDUP_WINDOW: Type.Integer({ minimum: 10, maximum: 5000, default: 100 }),
+  ANALYTICS_DEDUP_WINDOW: Type.Integer({ minimum: 10, maximum: 5000, default: 50 }),
   JWKS_URL: Type.String({ default: 'http://127.0.0.1:3001/.well-known/jwks.json' }),
   JWT_ISSUER: Type.String({ default: 'taskmesh-auth' }),
   JWT_AUDIENCE: Type.String({ default: 'taskmesh' }),

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { eventDigest } from '../src/domain/stats/stats-repository.js';
 import type { Config } from '../src/config.js';
 import { TestProducer, dropDatabase, expectStatsToMatch, metricSum, testConfig, testLogLevel } from './helpers.js';
 import { mixedWorkload } from './workload.js';
@@ -92,7 +93,7 @@ describe('a consumer that crashes between storing an effect and committing its o
     const mongo = new MongoClient(config.MONGODB_URI);
     try {
       const doc = await mongo.db(config.MONGODB_DB).collection<{ _id: string; appliedIds: string[] }>('user_stats').findOne({ _id: report.userId });
-      expect(doc?.appliedIds).toContain(report.eventId);
+      expect(doc?.appliedIds).toContain(eventDigest(report.eventId));
     } finally {
       await mongo.close();
     }

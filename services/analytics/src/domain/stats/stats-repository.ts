@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ensureIndexes } from '@taskmesh/mongo';
 import { Long, MongoError, MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError, type Collection, type Db } from 'mongodb';
 import { daySeries, expiredDays, isDayKept, type DayCount } from './days.js';
@@ -31,9 +32,9 @@ export interface UserStatsDoc {
   completedPerDay?: Record<string, number>;
   role?: string;
   registeredAt?: string;
-  /** Ids of the last applied events, oldest first. */
+  /** Digests ({@link eventDigest}) of the last applied events' ids, oldest first. */
   appliedIds?: string[];
-  /** `<event id>@<topic>/<partition>/<offset>` for each entry of `appliedIds`, in the same order. */
+  /** `<digest>@<topic digest>/<partition>/<offset>` for each entry of `appliedIds`, in the same order. */
   appliedAt?: string[];
   /** Bumped by every applied event; trimming the record is conditional on it. */
   rev?: number;
@@ -95,7 +96,7 @@ export interface OverviewStats {
 export type ApplyOutcome = 'applied' | 'redelivered' | 'duplicate';
 
 export interface StatsRepositoryOptions {
-  /** Event ids remembered per user. @default 100 */
+  /** Event ids remembered per user. @default 50 */
   readonly dedupWindow?: number;
   /** Clock for the per-day window (tests). */
   readonly now?: () => Date;
@@ -103,8 +104,8 @@ export interface StatsRepositoryOptions {
 
 const USER_STATS = 'user_stats';
 const GLOBAL_STATS = 'global_stats';
-/** Entries beyond the window before the record is trimmed, so that trimming is rare. */
-const TRIM_SLACK = 50;
+/** Share of the window the record may grow beyond before it is trimmed, so that trimming is rare. */
+const TRIM_SLACK = 0.5;
 const RACE_ATTEMPTS = 3;
 
 /**
@@ -129,7 +130,17 @@ export function isTransientStoreError(err: unknown): boolean {
   return err instanceof MongoError && (err.hasErrorLabel('RetryableWriteError') || err.hasErrorLabel('ResetPool'));
 }
 
-const positionKey = (p: Position): string => `${p.topic}/${p.partition}/${p.offset}`;
+const digest = (text: string, chars: number): string => createHash('sha256').update(text).digest('base64url').slice(0, chars);
+
+/**
+ * What the dedup record stores for an event id: 72 bits of its SHA-256, 12 characters instead of
+ * a 36-character UUID. The record is rewritten with every event of the user, so its size is the
+ * cost of each write (on FerretDB, of every write to the collection). Two different events of one
+ * user colliding within the window has a probability around window² / 2^73: never, in practice.
+ */
+export const eventDigest = (eventId: string): string => digest(eventId, 12);
+
+const positionKey = (p: Position): string => `${digest(p.topic, 6)}/${p.partition}/${p.offset}`;
 
 /**
  * The statistics store. Every event is one conditional upsert of its user's document, plus, when
@@ -152,7 +163,7 @@ export class StatsRepository {
   constructor(db: Db, opts: StatsRepositoryOptions = {}) {
     this.users = db.collection<UserStatsDoc>(USER_STATS);
     this.global = db.collection<GlobalStatsDoc>(GLOBAL_STATS);
-    this.window = opts.dedupWindow ?? 100;
+    this.window = opts.dedupWindow ?? 50;
     this.now = opts.now ?? (() => new Date());
   }
 
@@ -181,10 +192,11 @@ export class StatsRepository {
     if (effect.completedDay && isDayKept(effect.completedDay, now)) inc[`completedPerDay.${effect.completedDay}`] = 1;
     const set: Partial<UserStatsDoc> = { updatedAt: now };
     if (effect.profile) Object.assign(set, effect.profile);
-    const record = `${eventId}@${positionKey(at)}`;
+    const id = eventDigest(eventId);
+    const record = `${id}@${positionKey(at)}`;
 
-    const filter = { _id: effect.userId, userId: effect.userId, appliedIds: { $ne: eventId } };
-    const update = { $inc: inc, $set: set, $push: { appliedIds: eventId, appliedAt: record } };
+    const filter = { _id: effect.userId, userId: effect.userId, appliedIds: { $ne: id } };
+    const update = { $inc: inc, $set: set, $push: { appliedIds: id, appliedAt: record } };
     const outcome = await this.userWrites.run(effect.userId, async (): Promise<ApplyOutcome> => {
       for (let attempt = 1; attempt <= RACE_ATTEMPTS; attempt++) {
         const doc = await this.users.findOneAndUpdate(filter, update, { returnDocument: 'after' });
@@ -193,7 +205,7 @@ export class StatsRepository {
           return 'applied';
         }
         const seen = await this.users.findOne({ _id: effect.userId, userId: effect.userId }, { projection: { appliedIds: 1, appliedAt: 1 } });
-        if (seen?.appliedIds?.includes(eventId)) return seen.appliedAt?.includes(record) ? 'redelivered' : 'duplicate';
+        if (seen?.appliedIds?.includes(id)) return seen.appliedAt?.includes(record) ? 'redelivered' : 'duplicate';
         if (seen) continue;
         // The user's first event: the same conditional write, allowed to create the document.
         // Another writer may create it first, which fails this insert on `_id`: go round again.
@@ -254,7 +266,7 @@ export class StatsRepository {
    */
   private async tidy(doc: UserStatsDoc, now: Date): Promise<void> {
     const ids = doc.appliedIds ?? [];
-    const trim = ids.length > this.window + TRIM_SLACK;
+    const trim = ids.length > this.window * (1 + TRIM_SLACK);
     const expired = expiredDays(doc.completedPerDay, now);
     if (!trim && expired.length === 0) return;
     const update: { $set?: Partial<UserStatsDoc>; $unset?: Record<string, ''> } = {};
