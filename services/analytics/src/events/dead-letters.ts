@@ -108,6 +108,7 @@ export async function readDeadLetters(kafka: Kafka, topic: string, opts: ReadOpt
   await admin.connect();
   let ends: { partition: number; low: string; high: string }[];
   try {
+    if (!(await admin.listTopics()).includes(topic)) throw new Error(`there is no topic ${topic} (the service creates it when it starts)`);
     ends = (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, low: o.low, high: o.high }));
   } finally {
     await admin.disconnect();
