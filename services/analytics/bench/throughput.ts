@@ -82,8 +82,14 @@ async function produce(events: DomainEvent[]): Promise<void> {
   const users = events.filter((e) => e.type === 'UserRegistered');
   const tasks = events.filter((e) => e.type !== 'UserRegistered');
   await Promise.all([
-    producer.send(config.USER_EVENTS_TOPIC, users.map((e) => ({ key: e.key, value: e }))),
-    producer.send(config.TASK_EVENTS_TOPIC, tasks.map((e) => ({ key: e.key, value: e }))),
+    producer.send(
+      config.USER_EVENTS_TOPIC,
+      users.map((e) => ({ key: e.key, value: e })),
+    ),
+    producer.send(
+      config.TASK_EVENTS_TOPIC,
+      tasks.map((e) => ({ key: e.key, value: e })),
+    ),
   ]);
 }
 
@@ -155,7 +161,10 @@ try {
   const cpus = os.cpus().length;
   console.log(
     `analytics benchmark: Kafka ${config.KAFKA_BROKERS}, store ${config.MONGODB_URI}, ${USERS} users, ` +
-      `${config.KAFKA_TOPIC_PARTITIONS} partitions per topic, ${cpus} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+      `${config.KAFKA_TOPIC_PARTITIONS} partitions per topic, ${cpus} CPUs, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
   );
   // Warm-up: the group has joined and every user document exists once the first events are through.
   await produce(take(USERS));
@@ -187,13 +196,20 @@ try {
       ? `highest sustained rate measured: ${best.rate} events/s (p50 ${best.p50.toFixed(0)} ms, p99 ${best.p99.toFixed(0)} ms)`
       : 'no steady rate tried here was sustained; see the capacity line',
   );
-  console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; total ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
+  console.log(
+    `load average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; total ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
+  );
 } finally {
   await app.close();
   await producer.disconnect();
   const admin = kafka.admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: [topics.userEvents, topics.taskEvents, topics.retry, topics.deadLetters], timeout: 10_000 }).catch(() => undefined);
+  await admin
+    .deleteTopics({ topics: [topics.userEvents, topics.taskEvents, topics.retry, topics.deadLetters], timeout: 10_000 })
+    .catch(() => undefined);
   await admin.disconnect();
   const mongo = new MongoClient(config.MONGODB_URI);
   await mongo.connect();

@@ -37,7 +37,12 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });
-  await app.register(mongoPlugin, { uri: config.MONGODB_URI, dbName: config.MONGODB_DB, maxPoolSize: config.MONGODB_MAX_POOL_SIZE, appName: 'analytics' });
+  await app.register(mongoPlugin, {
+    uri: config.MONGODB_URI,
+    dbName: config.MONGODB_DB,
+    maxPoolSize: config.MONGODB_MAX_POOL_SIZE,
+    appName: 'analytics',
+  });
   await app.register(kafkaPlugin, { brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()), clientId: 'analytics' });
   await app.register(accessTokenPlugin, {
     verify: createAccessTokenVerifier({ jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),

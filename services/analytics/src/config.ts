@@ -5,7 +5,18 @@ import { TOPICS } from '@taskmesh/events';
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 3003 }),
   HOST: Type.String({ default: '0.0.0.0' }),
-  LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
+  LOG_LEVEL: Type.Union(
+    [
+      Type.Literal('fatal'),
+      Type.Literal('error'),
+      Type.Literal('warn'),
+      Type.Literal('info'),
+      Type.Literal('debug'),
+      Type.Literal('trace'),
+      Type.Literal('silent'),
+    ],
+    { default: 'info' },
+  ),
   MONGODB_URI: Type.String({ default: 'mongodb://127.0.0.1:27017' }),
   MONGODB_DB: Type.String({ default: 'analytics' }),
   MONGODB_MAX_POOL_SIZE: Type.Integer({ minimum: 1, default: 20 }),

@@ -1,17 +1,22 @@
 import { ConfigError, installGracefulShutdown, loadConfig } from '@taskmesh/fastify-plugins';
+import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigSchema } from './config.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(ConfigSchema);
+  // The crash callback may in principle fire before buildApp has returned.
+  const started: { app?: FastifyInstance } = {};
   const app = await buildApp(config, {
     // A consumer that gave up would leave the statistics frozen behind a live process: exit, and
     // let the orchestrator start a fresh one that resumes from the last committed offsets.
     onConsumerCrash: (err) => {
-      app.log.fatal({ err }, 'the statistics consumer stopped; exiting');
+      if (started.app) started.app.log.fatal({ err }, 'the statistics consumer stopped; exiting');
+      else console.error('analytics: the statistics consumer stopped; exiting', err);
       process.exit(1);
     },
   });
+  started.app = app;
   installGracefulShutdown(app, { timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   await app.listen({ host: config.HOST, port: config.PORT });
 }

@@ -87,12 +87,17 @@ describe('a consumer that crashes between storing an effect and committing its o
     // The state the crash left: the effect is stored, the offset is not committed.
     const admin = producer.kafka.admin();
     await admin.connect();
-    const [committed] = await admin.fetchOffsets({ groupId: config.KAFKA_GROUP_ID, topics: [report.topic] }).finally(() => admin.disconnect());
+    const [committed] = await admin
+      .fetchOffsets({ groupId: config.KAFKA_GROUP_ID, topics: [report.topic] })
+      .finally(() => admin.disconnect());
     const position = committed!.partitions.find((p) => p.partition === report.partition)!;
     expect(BigInt(position.offset)).toBeLessThanOrEqual(BigInt(report.offset));
     const mongo = new MongoClient(config.MONGODB_URI);
     try {
-      const doc = await mongo.db(config.MONGODB_DB).collection<{ _id: string; appliedIds: string[] }>('user_stats').findOne({ _id: report.userId });
+      const doc = await mongo
+        .db(config.MONGODB_DB)
+        .collection<{ _id: string; appliedIds: string[] }>('user_stats')
+        .findOne({ _id: report.userId });
       expect(doc?.appliedIds).toContain(eventDigest(report.eventId));
     } finally {
       await mongo.close();

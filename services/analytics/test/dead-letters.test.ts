@@ -16,7 +16,12 @@ function cli(config: Config, args: string[]): { status: number | null; stdout: s
   const r = spawnSync(
     path.join(repoRoot, 'node_modules/.bin/tsx'),
     ['--tsconfig', 'services/analytics/tsconfig.tsx.json', 'services/analytics/src/cli/dead-letters.ts', ...args],
-    { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, KAFKA_BROKERS: config.KAFKA_BROKERS, KAFKA_GROUP_ID: config.KAFKA_GROUP_ID } },
+    {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, KAFKA_BROKERS: config.KAFKA_BROKERS, KAFKA_GROUP_ID: config.KAFKA_GROUP_ID },
+    },
   );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -24,7 +29,12 @@ function cli(config: Config, args: string[]): { status: number | null; stdout: s
 const hex24 = () => crypto.randomUUID().replace(/-/g, '').slice(0, 24);
 
 function created(userId: string, at = new Date()): DomainEvent {
-  return envelope('TaskCreated', userId, { taskId: hex24(), ownerId: userId, status: 'todo' as const, dueAt: null, createdAt: at.toISOString(), version: 1 }, at) as DomainEvent;
+  return envelope(
+    'TaskCreated',
+    userId,
+    { taskId: hex24(), ownerId: userId, status: 'todo' as const, dueAt: null, createdAt: at.toISOString(), version: 1 },
+    at,
+  ) as DomainEvent;
 }
 
 describe('poison messages and the dead-letter topic', () => {
@@ -67,7 +77,9 @@ describe('poison messages and the dead-letter topic', () => {
     const foreignKey = { ...created(hex24()), key: user };
     const last = created(user);
     await producer.send([first]);
-    await producer.sendRaw(config.TASK_EVENTS_TOPIC, user, 'this is not JSON', { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    await producer.sendRaw(config.TASK_EVENTS_TOPIC, user, 'this is not JSON', {
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    });
     await producer.sendRaw(config.TASK_EVENTS_TOPIC, user, JSON.stringify(missingField));
     await producer.sendRaw(config.TASK_EVENTS_TOPIC, user, JSON.stringify(foreignKey));
     await producer.send([last]);
@@ -100,7 +112,14 @@ describe('poison messages and the dead-letter topic', () => {
     const completion = envelope(
       'TaskCompleted',
       user,
-      { taskId: (task.data as { taskId: string }).taskId, ownerId: user, previousStatus: 'todo' as const, createdAt: (task.data as { createdAt: string }).createdAt, completedAt: completedAt.toISOString(), version: 2 },
+      {
+        taskId: (task.data as { taskId: string }).taskId,
+        ownerId: user,
+        previousStatus: 'todo' as const,
+        createdAt: (task.data as { createdAt: string }).createdAt,
+        completedAt: completedAt.toISOString(),
+        version: 2,
+      },
       completedAt,
     ) as DomainEvent;
     const after = created(user);
@@ -111,16 +130,27 @@ describe('poison messages and the dead-letter topic', () => {
     expect(await me(user)).toMatchObject({ tasksCreated: 2, tasksCompleted: 0, tasksOpen: 2 });
     const letters = (await readDeadLetters(producer.kafka, topicsOf(config).deadLetters)).filter((l) => l.kind === 'failed');
     expect(letters).toHaveLength(1);
-    expect(letters[0]).toMatchObject({ eventId: completion.id, eventType: 'TaskCompleted', attempts: 3, reason: `failed 3 times: the store refused ${completion.id}` });
+    expect(letters[0]).toMatchObject({
+      eventId: completion.id,
+      eventType: 'TaskCompleted',
+      attempts: 3,
+      reason: `failed 3 times: the store refused ${completion.id}`,
+    });
     expect(await metricSum(app, 'analytics_events_processed_total', { type: 'TaskCompleted', outcome: 'error' })).toBe(3);
 
     // The operator's tool lists it and replays it once the cause is gone.
     failing.clear();
     const listed = cli(config, ['list']);
     expect(listed.status, listed.stderr).toBe(0);
-    const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { eventId: string | null; kind: string; reason: string });
+    const rows = listed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { eventId: string | null; kind: string; reason: string });
     expect(rows).toHaveLength(4);
-    expect(rows.find((r) => r.eventId === completion.id)).toMatchObject({ kind: 'failed', reason: `failed 3 times: the store refused ${completion.id}` });
+    expect(rows.find((r) => r.eventId === completion.id)).toMatchObject({
+      kind: 'failed',
+      reason: `failed 3 times: the store refused ${completion.id}`,
+    });
 
     const replayed = cli(config, ['replay', '--id', completion.id]);
     expect(replayed.status, replayed.stderr).toBe(0);

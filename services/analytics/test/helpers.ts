@@ -30,7 +30,8 @@ export function testConfig(issuer: TestIssuer, env: Record<string, string> = {})
   });
 }
 
-export const topicsOf = (config: Config): StatsTopics => statsTopics(config.KAFKA_GROUP_ID, config.USER_EVENTS_TOPIC, config.TASK_EVENTS_TOPIC);
+export const topicsOf = (config: Config): StatsTopics =>
+  statsTopics(config.KAFKA_GROUP_ID, config.USER_EVENTS_TOPIC, config.TASK_EVENTS_TOPIC);
 
 /** A producer standing in for auth and task, writing to the test's own topics. */
 export class TestProducer {
@@ -49,7 +50,10 @@ export class TestProducer {
   /** Creates the test's topics as the service would, for tests that produce before it starts. */
   async ensureTopics(): Promise<void> {
     const t = topicsOf(this.config);
-    await ensureTopics(this.kafka, [t.userEvents, t.taskEvents, t.retry, t.deadLetters].map((topic) => ({ topic, numPartitions: this.config.KAFKA_TOPIC_PARTITIONS })));
+    await ensureTopics(
+      this.kafka,
+      [t.userEvents, t.taskEvents, t.retry, t.deadLetters].map((topic) => ({ topic, numPartitions: this.config.KAFKA_TOPIC_PARTITIONS })),
+    );
   }
 
   /** Sends in order, in chunks; per user the order is kept because the key is the user id. */
@@ -57,7 +61,10 @@ export class TestProducer {
     for (const topic of [this.config.USER_EVENTS_TOPIC, this.config.TASK_EVENTS_TOPIC]) {
       const mine = events.filter((e) => this.topicOf(e) === topic);
       for (let i = 0; i < mine.length; i += chunk) {
-        await this.producer.send(topic, mine.slice(i, i + chunk).map((e) => ({ key: e.key, value: e })));
+        await this.producer.send(
+          topic,
+          mine.slice(i, i + chunk).map((e) => ({ key: e.key, value: e })),
+        );
       }
     }
   }
@@ -71,10 +78,14 @@ export class TestProducer {
   async drained(config: Config, timeoutMs = 110_000): Promise<void> {
     const t = topicsOf(config);
     await expect
-      .poll(async () => (await consumerLag(this.kafka, config.KAFKA_GROUP_ID, [t.userEvents, t.taskEvents, t.retry])).reduce((s, l) => s + l.lag, 0), {
-        timeout: timeoutMs,
-        interval: 250,
-      })
+      .poll(
+        async () =>
+          (await consumerLag(this.kafka, config.KAFKA_GROUP_ID, [t.userEvents, t.taskEvents, t.retry])).reduce((s, l) => s + l.lag, 0),
+        {
+          timeout: timeoutMs,
+          interval: 250,
+        },
+      )
       .toBe(0);
   }
 
@@ -121,7 +132,11 @@ export const nonZeroDays = (series: { date: string; count: number }[]): Record<s
 /** Asserts that every user's statistics and the overview equal the reference, through the HTTP API. */
 export async function expectStatsToMatch(app: FastifyInstance, issuer: TestIssuer, reference: Reference): Promise<void> {
   for (const [userId, ref] of reference.users) {
-    const res = await app.inject({ method: 'GET', url: '/analytics/me', headers: { authorization: `Bearer ${await issuer.token(userId)}` } });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/analytics/me',
+      headers: { authorization: `Bearer ${await issuer.token(userId)}` },
+    });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect({ ...body, completedPerDay: nonZeroDays(body.completedPerDay) }, `statistics of user ${userId}`).toEqual({
@@ -136,7 +151,11 @@ export async function expectStatsToMatch(app: FastifyInstance, issuer: TestIssue
       averageCompletionMs: ref.completionCount > 0 ? Math.round(ref.completionTimeMsTotal / ref.completionCount) : 0,
     });
   }
-  const res = await app.inject({ method: 'GET', url: '/analytics/overview', headers: { authorization: `Bearer ${await issuer.token('admin-1', 'admin')}` } });
+  const res = await app.inject({
+    method: 'GET',
+    url: '/analytics/overview',
+    headers: { authorization: `Bearer ${await issuer.token('admin-1', 'admin')}` },
+  });
   expect(res.statusCode).toBe(200);
   const body = res.json();
   const g = reference.global;

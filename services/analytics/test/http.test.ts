@@ -37,7 +37,15 @@ describe('the analytics HTTP API', () => {
     const res = await get('/analytics/me', await issuer.token(hex24()));
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body).toMatchObject({ tasksCreated: 0, tasksCompleted: 0, tasksDeleted: 0, tasksOpen: 0, averageCompletionMs: 0, completionTimeMsTotal: 0, completionCount: 0 });
+    expect(body).toMatchObject({
+      tasksCreated: 0,
+      tasksCompleted: 0,
+      tasksDeleted: 0,
+      tasksOpen: 0,
+      averageCompletionMs: 0,
+      completionTimeMsTotal: 0,
+      completionCount: 0,
+    });
     expect(body.completedPerDay).toHaveLength(30);
     expect(body.completedPerDay.at(-1)).toEqual({ date: new Date().toISOString().slice(0, 10), count: 0 });
   });
@@ -49,13 +57,63 @@ describe('the analytics HTTP API', () => {
     const [a, b, c, old] = [hex24(), hex24(), hex24(), hex24()];
     const events = [
       envelope('UserRegistered', user, { userId: user, role: 'user' as const, registeredAt: iso(now - 50 * DAY) }),
-      envelope('TaskCreated', user, { taskId: old, ownerId: user, status: 'todo' as const, dueAt: null, createdAt: iso(now - 45 * DAY), version: 1 }),
-      envelope('TaskCompleted', user, { taskId: old, ownerId: user, previousStatus: 'todo' as const, createdAt: iso(now - 45 * DAY), completedAt: iso(now - 40 * DAY), version: 2 }),
-      envelope('TaskCreated', user, { taskId: a, ownerId: user, status: 'todo' as const, dueAt: null, createdAt: iso(now - 3 * HOUR), version: 1 }),
-      envelope('TaskCreated', user, { taskId: b, ownerId: user, status: 'in_progress' as const, dueAt: null, createdAt: iso(now - 3 * HOUR), version: 1 }),
-      envelope('TaskCreated', user, { taskId: c, ownerId: user, status: 'todo' as const, dueAt: null, createdAt: iso(now - 2 * HOUR), version: 1 }),
-      envelope('TaskUpdated', user, { taskId: a, ownerId: user, status: 'in_progress' as const, previousStatus: 'todo' as const, changed: ['status'], updatedAt: iso(now - 2 * HOUR), version: 2 }),
-      envelope('TaskCompleted', user, { taskId: a, ownerId: user, previousStatus: 'in_progress' as const, createdAt: iso(now - 3 * HOUR), completedAt: iso(now - HOUR), version: 3 }),
+      envelope('TaskCreated', user, {
+        taskId: old,
+        ownerId: user,
+        status: 'todo' as const,
+        dueAt: null,
+        createdAt: iso(now - 45 * DAY),
+        version: 1,
+      }),
+      envelope('TaskCompleted', user, {
+        taskId: old,
+        ownerId: user,
+        previousStatus: 'todo' as const,
+        createdAt: iso(now - 45 * DAY),
+        completedAt: iso(now - 40 * DAY),
+        version: 2,
+      }),
+      envelope('TaskCreated', user, {
+        taskId: a,
+        ownerId: user,
+        status: 'todo' as const,
+        dueAt: null,
+        createdAt: iso(now - 3 * HOUR),
+        version: 1,
+      }),
+      envelope('TaskCreated', user, {
+        taskId: b,
+        ownerId: user,
+        status: 'in_progress' as const,
+        dueAt: null,
+        createdAt: iso(now - 3 * HOUR),
+        version: 1,
+      }),
+      envelope('TaskCreated', user, {
+        taskId: c,
+        ownerId: user,
+        status: 'todo' as const,
+        dueAt: null,
+        createdAt: iso(now - 2 * HOUR),
+        version: 1,
+      }),
+      envelope('TaskUpdated', user, {
+        taskId: a,
+        ownerId: user,
+        status: 'in_progress' as const,
+        previousStatus: 'todo' as const,
+        changed: ['status'],
+        updatedAt: iso(now - 2 * HOUR),
+        version: 2,
+      }),
+      envelope('TaskCompleted', user, {
+        taskId: a,
+        ownerId: user,
+        previousStatus: 'in_progress' as const,
+        createdAt: iso(now - 3 * HOUR),
+        completedAt: iso(now - HOUR),
+        version: 3,
+      }),
       envelope('TaskDeleted', user, { taskId: c, ownerId: user, status: 'todo' as const, deletedAt: iso(now - HOUR), version: 2 }),
     ] as DomainEvent[];
     await producer.send(events);
@@ -107,7 +165,15 @@ describe('the analytics HTTP API', () => {
     expect(anonymous.json()).toMatchObject({ code: 'AUTH_ERR_TOKEN_MISSING' });
 
     const now = Math.floor(Date.now() / 1000);
-    const forged = await issuer.signRaw({ sub: hex24(), role: 'admin', iss: issuer.issuer, aud: 'someone-else', iat: now, exp: now + 60, jti: crypto.randomUUID() });
+    const forged = await issuer.signRaw({
+      sub: hex24(),
+      role: 'admin',
+      iss: issuer.issuer,
+      aud: 'someone-else',
+      iat: now,
+      exp: now + 60,
+      jti: crypto.randomUUID(),
+    });
     const res = await get('/analytics/me', forged);
     expect(res.statusCode).toBe(401);
     expect(res.json()).toMatchObject({ code: 'AUTH_ERR_TOKEN_INVALID' });
@@ -119,7 +185,13 @@ describe('the analytics HTTP API', () => {
     expect(ready.json().checks).toMatchObject({ mongo: { ok: true }, kafka: { ok: true }, consumer: { ok: true } });
 
     const metrics = (await get('/metrics')).body;
-    for (const name of ['analytics_events_processed_total', 'analytics_dedup_hits_total', 'analytics_dead_letters_total', 'analytics_event_processing_seconds_bucket', 'kafka_consumer_lag']) {
+    for (const name of [
+      'analytics_events_processed_total',
+      'analytics_dedup_hits_total',
+      'analytics_dead_letters_total',
+      'analytics_event_processing_seconds_bucket',
+      'kafka_consumer_lag',
+    ]) {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(new RegExp(`kafka_consumer_lag\\{[^}]*topic="${config.TASK_EVENTS_TOPIC}"[^}]*\\} 0`));

@@ -70,11 +70,15 @@ describe('the statistics store', () => {
     expect(await repo.apply(eventId, created(u), at(topic, 0, 9))).toBe('duplicate');
 
     expect((await repo.userStats(u)).tasksCreated).toBe(1);
-    expect(await db.collection('global_stats').findOne({ _id: `${topic}/0` as never })).toMatchObject({ offset: 7, tasksCreated: 1, tasksOpen: 1 });
+    expect(await db.collection('global_stats').findOne({ _id: `${topic}/0` as never })).toMatchObject({
+      offset: 7,
+      tasksCreated: 1,
+      tasksOpen: 1,
+    });
     expect(await db.collection('global_stats').findOne({ _id: `${topic}/1` as never })).toBeNull();
   });
 
-  it("when more events arrive than the dedup window holds, then the record is cut back to the window and recent copies are still recognised", async () => {
+  it('when more events arrive than the dedup window holds, then the record is cut back to the window and recent copies are still recognised', async () => {
     const repo = new StatsRepository(db, { dedupWindow: 10 });
     const u = user();
     const ids = Array.from({ length: 70 }, () => randomUUID());
@@ -92,7 +96,9 @@ describe('the statistics store', () => {
   it('when events for one user arrive from several partitions at once, then none is lost (each user document is written by one at a time)', async () => {
     const repo = new StatsRepository(db);
     const u = user();
-    const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => repo.apply(randomUUID(), created(u), at('parallel', i % 3, i))));
+    const outcomes = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => repo.apply(randomUUID(), created(u), at('parallel', i % 3, i))),
+    );
     expect(outcomes.every((o) => o === 'applied')).toBe(true);
     expect((await repo.userStats(u)).tasksCreated).toBe(30);
     expect((await repo.userStats(u)).tasksOpen).toBe(30);
@@ -118,7 +124,10 @@ describe('the statistics store', () => {
     const stats = await repo.userStats(u);
     expect(stats.tasksCompleted).toBe(2);
     expect(stats.completedPerDay.filter((d) => d.count > 0)).toEqual([{ date: day(now), count: 1 }]);
-    expect(((await db.collection('global_stats').findOne({ _id: 'days/0' as never })) as { completedPerDay: Record<string, number> } | null)!.completedPerDay).toEqual({
+    expect(
+      ((await db.collection('global_stats').findOne({ _id: 'days/0' as never })) as { completedPerDay: Record<string, number> } | null)!
+        .completedPerDay,
+    ).toEqual({
       [day(now)]: 1,
     });
   });

@@ -95,14 +95,21 @@ export function mixedWorkload(opts: { users: number; events: number; seed?: numb
       const status: TaskStatus = rand() < 0.8 ? 'todo' : 'in_progress';
       const t: TaskState = { id: hex(24, rand), status, createdAt: at, version: 1, deleted: false };
       tasks.get(u)!.push(t);
-      events.push(envelope('TaskCreated', u, { taskId: t.id, ownerId: u, status, dueAt: null, createdAt: at, version: 1 }, when) as DomainEvent);
+      events.push(
+        envelope('TaskCreated', u, { taskId: t.id, ownerId: u, status, dueAt: null, createdAt: at, version: 1 }, when) as DomainEvent,
+      );
     } else if (r < 0.55 && open.length > 0) {
       const t = open[Math.floor(rand() * open.length)]!;
       const previousStatus = t.status;
       t.status = previousStatus === 'todo' ? 'in_progress' : 'todo';
       t.version++;
       events.push(
-        envelope('TaskUpdated', u, { taskId: t.id, ownerId: u, status: t.status, previousStatus, changed: ['status'], updatedAt: at, version: t.version }, when) as DomainEvent,
+        envelope(
+          'TaskUpdated',
+          u,
+          { taskId: t.id, ownerId: u, status: t.status, previousStatus, changed: ['status'], updatedAt: at, version: t.version },
+          when,
+        ) as DomainEvent,
       );
     } else if (r < 0.8 && open.length > 0) {
       const t = open[Math.floor(rand() * open.length)]!;
@@ -111,20 +118,40 @@ export function mixedWorkload(opts: { users: number; events: number; seed?: numb
       t.version++;
       completions.push({ userId: u, at: when.getTime(), spanMs: when.getTime() - Date.parse(t.createdAt) });
       events.push(
-        envelope('TaskCompleted', u, { taskId: t.id, ownerId: u, previousStatus, createdAt: t.createdAt, completedAt: at, version: t.version }, when) as DomainEvent,
+        envelope(
+          'TaskCompleted',
+          u,
+          { taskId: t.id, ownerId: u, previousStatus, createdAt: t.createdAt, completedAt: at, version: t.version },
+          when,
+        ) as DomainEvent,
       );
     } else if (r < 0.85 && done.length > 0) {
       const t = done[Math.floor(rand() * done.length)]!;
       t.status = 'todo';
       t.version++;
       events.push(
-        envelope('TaskUpdated', u, { taskId: t.id, ownerId: u, status: 'todo' as const, previousStatus: 'done' as const, changed: ['status'], updatedAt: at, version: t.version }, when) as DomainEvent,
+        envelope(
+          'TaskUpdated',
+          u,
+          {
+            taskId: t.id,
+            ownerId: u,
+            status: 'todo' as const,
+            previousStatus: 'done' as const,
+            changed: ['status'],
+            updatedAt: at,
+            version: t.version,
+          },
+          when,
+        ) as DomainEvent,
       );
     } else {
       const t = live[Math.floor(rand() * live.length)]!;
       t.deleted = true;
       t.version++;
-      events.push(envelope('TaskDeleted', u, { taskId: t.id, ownerId: u, status: t.status, deletedAt: at, version: t.version }, when) as DomainEvent);
+      events.push(
+        envelope('TaskDeleted', u, { taskId: t.id, ownerId: u, status: t.status, deletedAt: at, version: t.version }, when) as DomainEvent,
+      );
     }
   }
 

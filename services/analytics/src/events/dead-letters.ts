@@ -30,7 +30,13 @@ export interface DeadLetterCause {
  * Sends a message to the dead-letter topic unchanged (key, value, headers) with the reason and
  * where it came from in its headers, so that it can be inspected and replayed as it was.
  */
-export async function sendToDeadLetters(producer: EventProducer, topic: string, groupId: string, message: ConsumedMessage, cause: DeadLetterCause): Promise<void> {
+export async function sendToDeadLetters(
+  producer: EventProducer,
+  topic: string,
+  groupId: string,
+  message: ConsumedMessage,
+  cause: DeadLetterCause,
+): Promise<void> {
   const headers: Record<string, string> = {
     ...message.headers,
     // Header values are free text to Kafka but end up in terminals and log lines.
@@ -66,7 +72,13 @@ export interface DeadLetter {
   readonly eventType?: string;
 }
 
-function toDeadLetter(partition: number, offset: string, key: Buffer | null, value: Buffer | null, headers: Record<string, string>): DeadLetter {
+function toDeadLetter(
+  partition: number,
+  offset: string,
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: Record<string, string>,
+): DeadLetter {
   let eventId: string | undefined;
   let eventType: string | undefined;
   try {
@@ -128,7 +140,8 @@ export async function readDeadLetters(kafka: Kafka, topic: string, opts: ReadOpt
       eachMessage: async ({ partition, message }) => {
         const end = pending.get(partition);
         if (end === undefined) return;
-        if (BigInt(message.offset) < end) out.push(toDeadLetter(partition, message.offset, message.key, message.value, decodeHeaders(message.headers)));
+        if (BigInt(message.offset) < end)
+          out.push(toDeadLetter(partition, message.offset, message.key, message.value, decodeHeaders(message.headers)));
         if (BigInt(message.offset) + 1n >= end) {
           pending.delete(partition);
           if (pending.size === 0) finish();
@@ -138,7 +151,10 @@ export async function readDeadLetters(kafka: Kafka, topic: string, opts: ReadOpt
     const timeoutMs = opts.timeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the dead-letter topic ${topic} was not read to its end within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`the dead-letter topic ${topic} was not read to its end within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
     try {
       await Promise.race([finished, timedOut]);

@@ -63,7 +63,10 @@ export function createMessageHandler(opts: MessageHandlerOptions): (message: Con
     metrics.deadLetters.inc({ kind: cause.kind });
     metrics.processed.inc({ type, outcome: 'dead_lettered' });
     metrics.processing.observe({ type }, (performance.now() - startedAt) / 1000);
-    log.warn({ topic: message.topic, partition: message.partition, offset: message.offset, kind: cause.kind, reason: cause.reason }, 'message sent to the dead-letter topic');
+    log.warn(
+      { topic: message.topic, partition: message.partition, offset: message.offset, kind: cause.kind, reason: cause.reason },
+      'message sent to the dead-letter topic',
+    );
   };
 
   return async (message) => {

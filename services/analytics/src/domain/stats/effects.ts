@@ -2,7 +2,14 @@ import type { DomainEvent, TaskStatus } from '@taskmesh/events';
 import { dayKey } from './days.js';
 
 /** Counters kept both per user and globally (globally, `usersRegistered` too). */
-export const COUNTERS = ['tasksCreated', 'tasksCompleted', 'tasksDeleted', 'tasksOpen', 'completionTimeMsTotal', 'completionCount'] as const;
+export const COUNTERS = [
+  'tasksCreated',
+  'tasksCompleted',
+  'tasksDeleted',
+  'tasksOpen',
+  'completionTimeMsTotal',
+  'completionCount',
+] as const;
 export type Counter = (typeof COUNTERS)[number];
 export type GlobalCounter = Counter | 'usersRegistered';
 
@@ -32,18 +39,33 @@ export function effectOf(event: DomainEvent): EffectResult {
   const owner = event.type === 'UserRegistered' ? event.data.userId : event.data.ownerId;
   // The key decides the partition and so the order of a user's events; an event keyed by
   // someone else would be counted out of order with the owner's other events.
-  if (event.key !== owner) return { ok: false, reason: `${event.type}: key ${JSON.stringify(event.key)} is not the owner ${JSON.stringify(owner)}` };
+  if (event.key !== owner)
+    return { ok: false, reason: `${event.type}: key ${JSON.stringify(event.key)} is not the owner ${JSON.stringify(owner)}` };
 
   switch (event.type) {
     case 'UserRegistered':
-      return { ok: true, effect: { userId: owner, counters: { usersRegistered: 1 }, profile: { role: event.data.role, registeredAt: event.data.registeredAt } } };
+      return {
+        ok: true,
+        effect: {
+          userId: owner,
+          counters: { usersRegistered: 1 },
+          profile: { role: event.data.role, registeredAt: event.data.registeredAt },
+        },
+      };
     case 'TaskCreated':
       return {
         ok: true,
-        effect: { userId: owner, counters: { tasksCreated: 1, tasksOpen: isOpen(event.data.status) }, createdDay: dayKey(event.data.createdAt) },
+        effect: {
+          userId: owner,
+          counters: { tasksCreated: 1, tasksOpen: isOpen(event.data.status) },
+          createdDay: dayKey(event.data.createdAt),
+        },
       };
     case 'TaskUpdated':
-      return { ok: true, effect: { userId: owner, counters: { tasksOpen: isOpen(event.data.status) - isOpen(event.data.previousStatus) } } };
+      return {
+        ok: true,
+        effect: { userId: owner, counters: { tasksOpen: isOpen(event.data.status) - isOpen(event.data.previousStatus) } },
+      };
     case 'TaskCompleted': {
       // Both instants come from the task service's clock; a negative span can only be a bug
       // there, and counting it as zero keeps one bad event from skewing the average.

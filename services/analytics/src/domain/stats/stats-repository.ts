@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import { ensureIndexes } from '@taskmesh/mongo';
-import { Long, MongoError, MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError, type Collection, type Db } from 'mongodb';
+import {
+  Long,
+  MongoError,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+  type Collection,
+  type Db,
+} from 'mongodb';
 import { daySeries, expiredDays, isDayKept, type DayCount } from './days.js';
 import { COUNTERS, touchesGlobal, type Counter, type Effect, type GlobalCounter } from './effects.js';
 import { KeyedQueue } from './keyed-queue.js';
@@ -204,7 +213,10 @@ export class StatsRepository {
           await this.tidy(doc, now);
           return 'applied';
         }
-        const seen = await this.users.findOne({ _id: effect.userId, userId: effect.userId }, { projection: { appliedIds: 1, appliedAt: 1 } });
+        const seen = await this.users.findOne(
+          { _id: effect.userId, userId: effect.userId },
+          { projection: { appliedIds: 1, appliedAt: 1 } },
+        );
         if (seen?.appliedIds?.includes(id)) return seen.appliedAt?.includes(record) ? 'redelivered' : 'duplicate';
         if (seen) continue;
         // The user's first event: the same conditional write, allowed to create the document.

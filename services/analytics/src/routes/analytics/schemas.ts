@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
 
-const Count = Type.Integer({ description: 'A count; tasksOpen can dip below zero only while an earlier event is held in the dead-letter topic' });
+const Count = Type.Integer({
+  description: 'A count; tasksOpen can dip below zero only while an earlier event is held in the dead-letter topic',
+});
 
 export const DayCountSchema = Type.Object(
   { date: Type.String({ format: 'date', description: 'UTC day' }), count: Type.Integer({ minimum: 0 }) },
