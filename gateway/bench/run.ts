@@ -9,6 +9,7 @@
 // Settings: BENCH_ROUNDS (3), BENCH_DURATION_S (4), BENCH_WARMUP_S (1), BENCH_RATE_DURATION_S (5),
 // BENCH_RATE (1000), BENCH_CONNECTIONS (50).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -56,17 +57,39 @@ async function launch(key: string, label: string, core: string | undefined, env:
   return { key, label, process: child, url: `http://127.0.0.1:${port}` };
 }
 
+/** CPU time (user + system) a process has used, in microseconds; undefined where /proc is absent. */
+function cpuMicros(pid: number | undefined): number | undefined {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
 interface Measure {
   rps: number;
+  /** CPU time the server spent per request: steadier than rps on a shared machine. */
+  cpuPerRequest: number;
   p50: number;
   p99: number;
   non2xx: number;
   errors: number;
 }
 
-async function load(url: string, headers: Record<string, string>, opts: { duration: number; connections: number; overallRate?: number }): Promise<Measure> {
-  const result = await autocannon({ url: `${url}/tasks/task-42`, headers, duration: opts.duration, connections: opts.connections, ...(opts.overallRate ? { overallRate: opts.overallRate } : {}) });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors + result.timeouts };
+async function load(target: Target, headers: Record<string, string>, opts: { duration: number; connections: number; overallRate?: number }): Promise<Measure> {
+  const before = cpuMicros(target.process.pid);
+  const result = await autocannon({ url: `${target.url}/tasks/task-42`, headers, duration: opts.duration, connections: opts.connections, ...(opts.overallRate ? { overallRate: opts.overallRate } : {}) });
+  const after = cpuMicros(target.process.pid);
+  return {
+    rps: result.requests.average,
+    cpuPerRequest: before !== undefined && after !== undefined && result.requests.total > 0 ? (after - before) / result.requests.total : NaN,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
 }
 
 async function main(): Promise<void> {
@@ -107,8 +130,8 @@ async function main(): Promise<void> {
       const results = new Map<string, Measure>();
       for (const t of measured) {
         process.stderr.write(`[bench] round ${round}/${ROUNDS}: ${t.label}, saturation, ${CONNECTIONS} connections, ${DURATION} s\n`);
-        await load(t.url, headers, { duration: WARMUP, connections: CONNECTIONS });
-        results.set(t.key, await load(t.url, headers, { duration: DURATION, connections: CONNECTIONS }));
+        await load(t, headers, { duration: WARMUP, connections: CONNECTIONS });
+        results.set(t.key, await load(t, headers, { duration: DURATION, connections: CONNECTIONS }));
       }
       rounds.push(results);
     }
@@ -118,17 +141,19 @@ async function main(): Promise<void> {
       return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
     };
     const over = (key: string, pick: (m: Measure, round: Map<string, Measure>) => number) => median(rounds.map((r) => pick(r.get(key)!, r)));
-    const saturation = new Map<string, Measure & { vsDirect: number; vsBare: number }>(
+    const saturation = new Map<string, Measure & { vsDirect: number; vsBare: number; cpuVsBare: number }>(
       measured.map((t) => [
         t.key,
         {
           rps: over(t.key, (m) => m.rps),
+          cpuPerRequest: over(t.key, (m) => m.cpuPerRequest),
           p50: over(t.key, (m) => m.p50),
           p99: over(t.key, (m) => m.p99),
           non2xx: rounds.reduce((n, r) => n + r.get(t.key)!.non2xx, 0),
           errors: rounds.reduce((n, r) => n + r.get(t.key)!.errors, 0),
           vsDirect: over(t.key, (m, r) => m.rps / r.get('upstream')!.rps),
           vsBare: over(t.key, (m, r) => m.rps / r.get('http-proxy')!.rps),
+          cpuVsBare: over(t.key, (m, r) => r.get('http-proxy')!.cpuPerRequest / m.cpuPerRequest),
         },
       ]),
     );
@@ -137,10 +162,10 @@ async function main(): Promise<void> {
     const fixed = new Map<string, Measure>();
     for (const t of measured) {
       process.stderr.write(`[bench] ${t.label}: ${rate} requests/s, ${RATE_DURATION} s\n`);
-      fixed.set(t.key, await load(t.url, headers, { duration: RATE_DURATION, connections: 10, overallRate: rate }));
+      fixed.set(t.key, await load(t, headers, { duration: RATE_DURATION, connections: 10, overallRate: rate }));
     }
 
-    const ms = (v: number) => v.toFixed(v < 10 ? 2 : 1);
+    const ms = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
     const rows = measured.map((t) => {
       const s = saturation.get(t.key)!;
       const f = fixed.get(t.key)!;
@@ -154,10 +179,12 @@ async function main(): Promise<void> {
         ms(f.p99),
         `${(s.vsDirect * 100).toFixed(1)}%`,
         `${s.vsBare.toFixed(2)}x`,
+        Number.isNaN(s.cpuPerRequest) ? '-' : Math.round(s.cpuPerRequest).toString(),
+        Number.isNaN(s.cpuVsBare) ? '-' : `${s.cpuVsBare.toFixed(2)}x`,
         flagged > 0 ? `${flagged} non-2xx/errors` : '',
       ];
     });
-    const head = ['server', 'rps (sat.)', 'p50 ms', 'p99 ms', `p50 @${rate}/s`, `p99 @${rate}/s`, 'vs direct', 'vs bare http-proxy', ''];
+    const head = ['server', 'rps (sat.)', 'p50 ms', 'p99 ms', `p50 @${rate}/s`, `p99 @${rate}/s`, 'vs direct', 'vs bare http-proxy', 'CPU µs/req', 'req per CPU-s vs bare', ''];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
     const load2 = os.loadavg()[0]!;

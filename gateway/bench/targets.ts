@@ -11,7 +11,7 @@ import fastGateway from 'fast-gateway';
 import CircuitBreaker from 'opossum';
 import { buildApp } from '../dist/app.js';
 import { ConfigSchema } from '../dist/config.js';
-import { cachedVerifier } from '../dist/domain/token-cache.js';
+import { TokenCache } from '../dist/domain/token-cache.js';
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -56,7 +56,7 @@ declare module 'fastify' {
  */
 async function httpProxyWithFeatures(): Promise<void> {
   const app: FastifyInstance = Fastify({ logger: false });
-  const verify = cachedVerifier(createAccessTokenVerifier({ jwksUrl: env('JWKS_URL'), issuer: 'taskmesh-auth', audience: 'taskmesh' }), { maxEntries: 10000 });
+  const { verify } = new TokenCache(createAccessTokenVerifier({ jwksUrl: env('JWKS_URL'), issuer: 'taskmesh-auth', audience: 'taskmesh' }), { maxEntries: 10000 });
   const breaker = new CircuitBreaker((outcome: Promise<void>) => outcome, { timeout: false, errorThresholdPercentage: 50, volumeThreshold: 10, resetTimeout: 10000, enableSnapshots: false });
   // Auto-pipelining: one rate-limit command per request, sent together when they coincide.
   const redis = new Redis(env('REDIS_URL'), { enableAutoPipelining: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: true });

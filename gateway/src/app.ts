@@ -3,7 +3,7 @@ import { createServiceApp } from '@taskmesh/fastify-plugins';
 import { redisPlugin } from '@taskmesh/redis';
 import type { FastifyInstance } from 'fastify';
 import { listSetting, type Config } from './config.js';
-import { cachedVerifier } from './domain/token-cache.js';
+import { TokenCache } from './domain/token-cache.js';
 import type { BreakerSettings, UpstreamName } from './domain/upstream.js';
 import { authenticationPlugin } from './plugins/authentication.js';
 import { openApiPlugin } from './plugins/openapi.js';
@@ -59,7 +59,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     audience: config.JWT_AUDIENCE,
     refetchCooldownMs: config.JWKS_REFETCH_COOLDOWN_MS,
   });
-  await app.register(authenticationPlugin, { verify: cachedVerifier(verify, { maxEntries: config.TOKEN_CACHE_SIZE }) });
+  await app.register(authenticationPlugin, { tokens: new TokenCache(verify, { maxEntries: config.TOKEN_CACHE_SIZE }) });
   await app.register(rateLimitsPlugin, {
     authMax: config.RATE_LIMIT_AUTH_PER_MINUTE,
     apiMax: config.RATE_LIMIT_API_PER_MINUTE,

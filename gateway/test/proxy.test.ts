@@ -74,6 +74,15 @@ describe('gateway routing', () => {
     expect(text.json<Echo>()).toMatchObject({ method: 'PATCH', body: 'a,b' });
   });
 
+  it('when a HEAD request is relayed, then it carries the length a GET would have and no body', async () => {
+    const headers = { authorization: `Bearer ${token}`, 'x-request-id': 'same-id' };
+    const get = await app.inject({ method: 'GET', url: '/tasks/t-7', headers });
+    const head = await app.inject({ method: 'HEAD', url: '/tasks/t-7', headers });
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe('');
+    expect(head.headers['content-length']).toBe(get.headers['content-length']);
+  });
+
   it('when a body is over the limit, then the gateway answers 413 and the upstream never sees it', async () => {
     const before = await task.served();
     const res = await app.inject({ method: 'POST', url: '/tasks', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ title: 'x'.repeat(2000) }) });

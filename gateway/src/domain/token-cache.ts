@@ -8,38 +8,53 @@ export interface TokenCacheOptions {
 }
 
 /**
- * Wraps the shared verifier so that a token already verified is not verified again until it
- * expires: a signature check per request would cost more than the rest of the gateway's work.
- * Only successes are kept (a stream of forged tokens cannot fill the cache with its own
- * entries), and concurrent first uses of one token share a single verification.
+ * Access tokens already verified, kept until they expire: a signature check per request would
+ * cost more than the rest of the gateway's work. Only successes are kept (a stream of forged
+ * tokens cannot fill the cache with its own entries), and concurrent first uses of one token
+ * share a single verification.
  */
-export function cachedVerifier(verify: VerifyAccessToken, opts: TokenCacheOptions): VerifyAccessToken {
-  if (opts.maxEntries <= 0) return verify;
-  const now = opts.now ?? (() => Date.now() / 1000);
-  const verified = new Map<string, Principal>();
-  const pending = new Map<string, Promise<Principal>>();
+export class TokenCache {
+  private readonly verifyToken: VerifyAccessToken;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+  private readonly verified = new Map<string, Principal>();
+  private readonly pending = new Map<string, Promise<Principal>>();
 
-  return (token: string): Promise<Principal> => {
-    const hit = verified.get(token);
-    if (hit !== undefined) {
-      if (hit.expiresAt > now()) return Promise.resolve(hit);
-      verified.delete(token);
-    }
-    const inFlight = pending.get(token);
+  constructor(verify: VerifyAccessToken, opts: TokenCacheOptions) {
+    this.verifyToken = verify;
+    this.maxEntries = opts.maxEntries;
+    this.now = opts.now ?? (() => Date.now() / 1000);
+  }
+
+  /** The principal of a token verified earlier and not yet expired; synchronous, for the hot path. */
+  lookup(token: string): Principal | undefined {
+    const hit = this.verified.get(token);
+    if (hit === undefined) return undefined;
+    if (hit.expiresAt > this.now()) return hit;
+    this.verified.delete(token);
+    return undefined;
+  }
+
+  /** Verifies a token (or returns the cached principal); rejects with the verifier's `TokenError`. */
+  verify = (token: string): Promise<Principal> => {
+    const hit = this.lookup(token);
+    if (hit !== undefined) return Promise.resolve(hit);
+    if (this.maxEntries <= 0) return this.verifyToken(token);
+    const inFlight = this.pending.get(token);
     if (inFlight !== undefined) return inFlight;
-    const check = verify(token).then(
+    const check = this.verifyToken(token).then(
       (principal) => {
-        pending.delete(token);
-        if (verified.size >= opts.maxEntries) verified.delete(verified.keys().next().value!);
-        verified.set(token, principal);
+        this.pending.delete(token);
+        if (this.verified.size >= this.maxEntries) this.verified.delete(this.verified.keys().next().value!);
+        this.verified.set(token, principal);
         return principal;
       },
       (err: unknown) => {
-        pending.delete(token);
+        this.pending.delete(token);
         throw err;
       },
     );
-    pending.set(token, check);
+    this.pending.set(token, check);
     return check;
   };
 }

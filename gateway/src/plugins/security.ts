@@ -10,7 +10,7 @@ export interface SecurityOptions {
 
 /** The API answers JSON; the only HTML is the documentation page, which sets its own policy. */
 const HELMET: HelmetOptions = {
-  contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
 };
 
 /**

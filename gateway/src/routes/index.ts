@@ -19,7 +19,7 @@ export async function proxyRoutes(app: FastifyInstance): Promise<void> {
   for (const route of PUBLIC_API) {
     const upstream = app.upstreams[route.upstream];
     const onRequest: onRequestHookHandler[] = [];
-    if (route.access !== 'public') onRequest.push(app.authenticate as onRequestHookHandler);
+    if (route.access !== 'public') onRequest.push(app.authenticateHook as onRequestHookHandler);
     if (route.access === 'admin') onRequest.push(app.requireRole('admin') as onRequestHookHandler);
     onRequest.push(app.limiters[route.bucket] as onRequestHookHandler);
 
@@ -34,7 +34,9 @@ export async function proxyRoutes(app: FastifyInstance): Promise<void> {
       onRequest,
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const forward: ForwardRequest = {
-          method: request.method as ForwardRequest['method'],
+          // HEAD is relayed as the GET it mirrors; Fastify's HEAD route then sends the headers and
+          // the length of that answer without its body, as the services themselves would.
+          method: (request.method === 'HEAD' ? 'GET' : request.method) as ForwardRequest['method'],
           path: request.url,
           headers: upstreamRequestHeaders(request.headers, { requestId: request.id, clientIp: request.ip, protocol: request.protocol }),
           body: request.body as Buffer | undefined,
