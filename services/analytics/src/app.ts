@@ -62,6 +62,9 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     partitionsConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     maxAttempts: config.ANALYTICS_MAX_ATTEMPTS,
+    // A redelivery covers at most the messages since the last commit; half the window leaves
+    // room for the user's events arriving meanwhile from the other topics.
+    commitEvery: Math.max(1, Math.floor(config.ANALYTICS_DEDUP_WINDOW / 2)),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.onConsumerCrash ? { onCrash: opts.onConsumerCrash } : {}),
   });

@@ -35,6 +35,11 @@ export interface StatsEventsOptions {
   readonly partitionsConcurrently?: number;
   readonly sessionTimeoutMs?: number;
   readonly maxAttempts?: number;
+  /**
+   * Messages processed between two offset commits at most. Must stay well below the dedup
+   * window, so that any redelivery finds its event in the user's record. @default 25
+   */
+  readonly commitEvery?: number;
   readonly hooks?: ProcessingHooks;
   /** The consumer stopped for good; the process should exit so that it is restarted. */
   readonly onCrash?: (err: Error) => void;
@@ -64,6 +69,7 @@ export const statsEvents = fp<StatsEventsOptions>(
       groupId: opts.groupId,
       topics: sources,
       log,
+      commitEvery: opts.commitEvery ?? 25,
       ...(opts.partitionsConcurrently ? { partitionsConcurrently: opts.partitionsConcurrently } : {}),
       ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
       ...(opts.onCrash ? { onCrash: opts.onCrash } : {}),

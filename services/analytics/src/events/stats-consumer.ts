@@ -2,7 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EVENT_SCHEMAS, decodeEvent, type DomainEvent } from '@taskmesh/events';
 import type { ConsumedMessage, EventProducer, Log } from '@taskmesh/kafka';
 import { effectOf } from '../domain/stats/effects.js';
-import { isTransientStoreError, type ApplyOutcome, type StatsRepository } from '../domain/stats/stats-repository.js';
+import {
+  GlobalWritePendingError,
+  isTransientStoreError,
+  type ApplyOutcome,
+  type StatsRepository,
+} from '../domain/stats/stats-repository.js';
 import { sendToDeadLetters, type DeadLetterCause } from './dead-letters.js';
 import type { ConsumerMetrics } from './metrics.js';
 
@@ -49,7 +54,8 @@ function typeLabel(value: Buffer | null): string {
  * - A valid event whose processing throws is tried `maxAttempts` times, then dead-lettered, so
  *   one poison message cannot stall its partition.
  * - An unreachable store is not the event's fault: the error propagates, nothing is committed,
- *   and the consumer takes the same message again once the store is back.
+ *   and the consumer takes the same message again once the store is back. So does a failed
+ *   global write after a stored user write: only this message's redelivery can complete it.
  *
  * Resolving means the effect (or the dead letter) is stored; only then is the offset committed.
  */
@@ -96,7 +102,7 @@ export function createMessageHandler(opts: MessageHandlerOptions): (message: Con
         return;
       } catch (err) {
         metrics.processed.inc({ type: event.type, outcome: 'error' });
-        if (isTransientStoreError(err)) {
+        if (isTransientStoreError(err) || err instanceof GlobalWritePendingError) {
           log.warn({ err, eventId: event.id }, 'statistics store unavailable; the message will be taken again');
           throw err;
         }

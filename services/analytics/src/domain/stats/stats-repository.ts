@@ -149,6 +149,18 @@ const digest = (text: string, chars: number): string => createHash('sha256').upd
  */
 export const eventDigest = (eventId: string): string => digest(eventId, 12);
 
+/**
+ * The user's share of an event is stored, its global share is not. Only this message's
+ * redelivery can add the global share (by its offset), so the message must not be skipped or
+ * dead-lettered: the consumer takes it again until the write goes through.
+ */
+export class GlobalWritePendingError extends Error {
+  constructor(cause: unknown) {
+    super(`the global statistics write failed after the user write: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'GlobalWritePendingError';
+  }
+}
+
 const positionKey = (p: Position): string => `${digest(p.topic, 6)}/${p.partition}/${p.offset}`;
 
 /**
@@ -230,7 +242,13 @@ export class StatsRepository {
       }
       throw new Error(`user statistics document ${effect.userId} kept changing under concurrent writes`);
     });
-    if (outcome !== 'duplicate') await this.applyGlobal(effect, at, now);
+    if (outcome !== 'duplicate') {
+      try {
+        await this.applyGlobal(effect, at, now);
+      } catch (err) {
+        throw new GlobalWritePendingError(err);
+      }
+    }
     return outcome;
   }
 
