@@ -36,6 +36,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
       info: { title: 'taskmesh analytics', description: 'Live statistics kept from the user and task event streams', version: '1.0.0' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
+    // Shared schemas keep their own names (UserStats, …) in the document instead of def-0, def-1.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(mongoPlugin, {
     uri: config.MONGODB_URI,

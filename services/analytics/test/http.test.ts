@@ -201,6 +201,7 @@ describe('the analytics HTTP API', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/analytics/me', '/analytics/overview']));
     expect(doc.paths['/analytics/overview'].get.responses).toHaveProperty('403');
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['UserStats', 'Overview', 'DayCount']));
   });
 
   it('when the consumer has stopped, then readiness answers 503 naming it', async () => {
