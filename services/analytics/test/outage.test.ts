@@ -1,0 +1,78 @@
+import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
+import { envelope, type DomainEvent } from '@taskmesh/events';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: plain ESM script without type declarations
+import { freePort, startFerret, stopInstance } from '../../../scripts/infra-lib.mjs';
+import { buildApp } from '../src/app.js';
+import type { Config } from '../src/config.js';
+import { readDeadLetters } from '../src/events/dead-letters.js';
+import { TestProducer, metricSum, testConfig, testLogLevel, topicsOf } from './helpers.js';
+
+interface Instance {
+  uri: string;
+}
+
+const hex24 = () => crypto.randomUUID().replace(/-/g, '').slice(0, 24);
+const created = (userId: string): DomainEvent =>
+  envelope('TaskCreated', userId, {
+    taskId: hex24(),
+    ownerId: userId,
+    status: 'todo' as const,
+    dueAt: null,
+    createdAt: new Date().toISOString(),
+    version: 1,
+  }) as DomainEvent;
+
+describe('when the statistics store is down', () => {
+  let issuer: TestIssuer;
+  let port: number;
+  let store: Instance;
+  let config: Config;
+  let app: FastifyInstance;
+  let producer: TestProducer;
+
+  beforeAll(async () => {
+    issuer = await createTestIssuer();
+    port = (await freePort()) as number;
+    store = (await startFerret({ port })) as Instance;
+    config = testConfig(issuer, { MONGODB_URI: store.uri });
+    app = await buildApp(config, { logLevel: testLogLevel });
+    producer = new TestProducer(config);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await producer?.cleanup(config);
+    await stopInstance(store);
+    await issuer?.close();
+  });
+
+  it('then events wait uncommitted instead of being dead-lettered, readiness says so, and they are applied once when it is back', async () => {
+    const user = hex24();
+    const token = await issuer.token(user);
+    await producer.send([created(user)]);
+    await producer.drained(config);
+
+    await stopInstance(store, { keepData: true });
+    await producer.send([created(user), created(user)]);
+    await expect
+      .poll(() => metricSum(app, 'analytics_events_processed_total', { outcome: 'error' }), { timeout: 30_000 })
+      .toBeGreaterThanOrEqual(1);
+    const ready = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().checks.mongo.ok).toBe(false);
+    const me = await app.inject({ method: 'GET', url: '/analytics/me', headers: { authorization: `Bearer ${token}` } });
+    expect(me.statusCode).toBe(503);
+    expect(me.json()).toMatchObject({ code: 'ANALYTICS_ERR_STORE_UNAVAILABLE' });
+
+    store = (await startFerret({ port })) as Instance;
+    await producer.drained(config, 100_000);
+
+    const after = await app.inject({ method: 'GET', url: '/analytics/me', headers: { authorization: `Bearer ${token}` } });
+    expect(after.json()).toMatchObject({ tasksCreated: 3, tasksOpen: 3 });
+    expect(await metricSum(app, 'analytics_events_processed_total', { outcome: 'applied' })).toBe(3);
+    expect(await metricSum(app, 'analytics_dead_letters_total')).toBe(0);
+    expect(await readDeadLetters(producer.kafka, topicsOf(config).deadLetters)).toEqual([]);
+  });
+});
