@@ -78,13 +78,26 @@ interface Measure {
   errors: number;
 }
 
-async function load(target: Target, headers: Record<string, string>, opts: { duration: number; connections: number; overallRate?: number }): Promise<Measure> {
+/** Each connection is a different user with a token of its own, so each has its own rate-limit key. */
+async function load(
+  target: Target,
+  tokens: readonly string[],
+  opts: { duration: number; connections: number; overallRate?: number },
+): Promise<Measure> {
   const before = cpuMicros(target.process.pid);
-  const result = await autocannon({ url: `${target.url}/tasks/task-42`, headers, duration: opts.duration, connections: opts.connections, ...(opts.overallRate ? { overallRate: opts.overallRate } : {}) });
+  let next = 0;
+  const result = await autocannon({
+    url: `${target.url}/tasks/task-42`,
+    duration: opts.duration,
+    connections: opts.connections,
+    setupClient: (client) => client.setHeaders({ authorization: `Bearer ${tokens[next++ % tokens.length]}` }),
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
+  });
   const after = cpuMicros(target.process.pid);
   return {
     rps: result.requests.average,
-    cpuPerRequest: before !== undefined && after !== undefined && result.requests.total > 0 ? (after - before) / result.requests.total : NaN,
+    cpuPerRequest:
+      before !== undefined && after !== undefined && result.requests.total > 0 ? (after - before) / result.requests.total : NaN,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
@@ -96,7 +109,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const load1 = os.loadavg()[0]!;
   const issuer = await createTestIssuer();
-  const token = await issuer.token('bench-user');
+  const tokens = await Promise.all(Array.from({ length: Math.max(CONNECTIONS, 10) }, (_, i) => issuer.token(`bench-user-${i}`)));
   const redis = await startRedis({ port: await freePort() });
   if (canPin && redis.pid) spawnSync('taskset', ['-a', '-p', '-c', LOAD_CORE, String(redis.pid)], { stdio: 'ignore' });
   const targets: Target[] = [];
@@ -116,7 +129,7 @@ async function main(): Promise<void> {
       targets.push(target);
       measured.push(target);
     }
-    const headers = { authorization: `Bearer ${token}` };
+    const headers = { authorization: `Bearer ${tokens[0]}` };
 
     // Every target must give the same answer before any figure of it counts.
     for (const t of measured) {
@@ -130,8 +143,8 @@ async function main(): Promise<void> {
       const results = new Map<string, Measure>();
       for (const t of measured) {
         process.stderr.write(`[bench] round ${round}/${ROUNDS}: ${t.label}, saturation, ${CONNECTIONS} connections, ${DURATION} s\n`);
-        await load(t, headers, { duration: WARMUP, connections: CONNECTIONS });
-        results.set(t.key, await load(t, headers, { duration: DURATION, connections: CONNECTIONS }));
+        await load(t, tokens, { duration: WARMUP, connections: CONNECTIONS });
+        results.set(t.key, await load(t, tokens, { duration: DURATION, connections: CONNECTIONS }));
       }
       rounds.push(results);
     }
@@ -140,7 +153,8 @@ async function main(): Promise<void> {
       const mid = Math.floor(sorted.length / 2);
       return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
     };
-    const over = (key: string, pick: (m: Measure, round: Map<string, Measure>) => number) => median(rounds.map((r) => pick(r.get(key)!, r)));
+    const over = (key: string, pick: (m: Measure, round: Map<string, Measure>) => number) =>
+      median(rounds.map((r) => pick(r.get(key)!, r)));
     const saturation = new Map<string, Measure & { vsDirect: number; vsBare: number; cpuVsBare: number }>(
       measured.map((t) => [
         t.key,
@@ -162,7 +176,7 @@ async function main(): Promise<void> {
     const fixed = new Map<string, Measure>();
     for (const t of measured) {
       process.stderr.write(`[bench] ${t.label}: ${rate} requests/s, ${RATE_DURATION} s\n`);
-      fixed.set(t.key, await load(t, headers, { duration: RATE_DURATION, connections: 10, overallRate: rate }));
+      fixed.set(t.key, await load(t, tokens, { duration: RATE_DURATION, connections: 10, overallRate: rate }));
     }
 
     const ms = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
@@ -184,20 +198,34 @@ async function main(): Promise<void> {
         flagged > 0 ? `${flagged} non-2xx/errors` : '',
       ];
     });
-    const head = ['server', 'rps (sat.)', 'p50 ms', 'p99 ms', `p50 @${rate}/s`, `p99 @${rate}/s`, 'vs direct', 'vs bare http-proxy', 'CPU µs/req', 'req per CPU-s vs bare', ''];
+    const head = [
+      'server',
+      'rps (sat.)',
+      'p50 ms',
+      'p99 ms',
+      `p50 @${rate}/s`,
+      `p99 @${rate}/s`,
+      'vs direct',
+      'vs bare http-proxy',
+      'CPU µs/req',
+      'req per CPU-s vs bare',
+      '',
+    ];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
     const load2 = os.loadavg()[0]!;
     console.log('');
     console.log(
-      `gateway benchmark: GET /tasks/:id with a bearer token; saturation: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s (medians); fixed rate: ${rate} requests/s for ${RATE_DURATION} s`,
+      `gateway benchmark: GET /tasks/:id, one user (bearer token) per connection; saturation: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s (medians); fixed rate: ${rate} requests/s for ${RATE_DURATION} s`,
     );
     console.log(
       canPin
         ? `servers under test pinned to core ${SUT_CORE}; load generator, the upstream behind the proxies and Redis on core ${LOAD_CORE} (${cpus} cores)`
         : `not pinned (${process.platform}, ${cpus} cores, taskset ${canPin ? 'present' : 'absent'}): figures are less comparable`,
     );
-    console.log(`1-minute load average ${load1.toFixed(2)} at start, ${load2.toFixed(2)} at end: compare ratios from one run, not absolute numbers across runs`);
+    console.log(
+      `1-minute load average ${load1.toFixed(2)} at start, ${load2.toFixed(2)} at end: compare ratios from one run, not absolute numbers across runs`,
+    );
     console.log(line(head));
     console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
     for (const r of rows) console.log(line(r));

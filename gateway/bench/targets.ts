@@ -24,7 +24,13 @@ const listening = (p: number) => process.stdout.write(`${JSON.stringify({ port: 
 /** Fastify's own benchmark shape: one route answering a small JSON document. */
 async function upstream(): Promise<void> {
   const app = Fastify({ logger: false });
-  app.get('/tasks/:id', async (request) => ({ id: (request.params as { id: string }).id, title: 'write the benchmark', done: false, ownerId: 'user-1', version: 3 }));
+  app.get('/tasks/:id', async (request) => ({
+    id: (request.params as { id: string }).id,
+    title: 'write the benchmark',
+    done: false,
+    ownerId: 'user-1',
+    version: 3,
+  }));
   app.get('/health/ready', async () => ({ status: 'ready' }));
   await app.listen({ host: '127.0.0.1', port });
   listening((app.server.address() as { port: number }).port);
@@ -56,10 +62,25 @@ declare module 'fastify' {
  */
 async function httpProxyWithFeatures(): Promise<void> {
   const app: FastifyInstance = Fastify({ logger: false });
-  const { verify } = new TokenCache(createAccessTokenVerifier({ jwksUrl: env('JWKS_URL'), issuer: 'taskmesh-auth', audience: 'taskmesh' }), { maxEntries: 10000 });
-  const breaker = new CircuitBreaker((outcome: Promise<void>) => outcome, { timeout: false, errorThresholdPercentage: 50, volumeThreshold: 10, resetTimeout: 10000, enableSnapshots: false });
+  const { verify } = new TokenCache(
+    createAccessTokenVerifier({ jwksUrl: env('JWKS_URL'), issuer: 'taskmesh-auth', audience: 'taskmesh' }),
+    { maxEntries: 10000 },
+  );
+  const breaker = new CircuitBreaker((outcome: Promise<void>) => outcome, {
+    timeout: false,
+    errorThresholdPercentage: 50,
+    volumeThreshold: 10,
+    resetTimeout: 10000,
+    enableSnapshots: false,
+  });
   // Auto-pipelining: one rate-limit command per request, sent together when they coincide.
-  const redis = new Redis(env('REDIS_URL'), { enableAutoPipelining: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: true });
+  const redis = new Redis(env('REDIS_URL'), {
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    commandTimeout: 250,
+    lazyConnect: true,
+  });
   await redis.connect();
   app.decorateRequest('principal', undefined);
   app.decorateRequest('settle', undefined);
@@ -73,9 +94,16 @@ async function httpProxyWithFeatures(): Promise<void> {
       throw err;
     }
   });
-  await app.register(rateLimit, { redis, max: 1_000_000_000, timeWindow: 60_000, enableDraftSpec: true, keyGenerator: (r) => `user:${r.principal!.userId}` });
+  await app.register(rateLimit, {
+    redis,
+    max: 1_000_000_000,
+    timeWindow: 60_000,
+    enableDraftSpec: true,
+    keyGenerator: (r) => `user:${r.principal!.userId}`,
+  });
   app.addHook('preHandler', async (request, reply) => {
-    if (breaker.opened || (breaker.halfOpen && !breaker.pendingClose)) return reply.code(503).send({ code: 'GATEWAY_ERR_CIRCUIT_OPEN', message: 'open' });
+    if (breaker.opened || (breaker.halfOpen && !breaker.pendingClose))
+      return reply.code(503).send({ code: 'GATEWAY_ERR_CIRCUIT_OPEN', message: 'open' });
     breaker
       .fire(
         new Promise<void>((resolve, reject) => {

@@ -19,7 +19,11 @@ async function countingJwksServer(body: () => unknown): Promise<{ url: string; f
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/.well-known/jwks.json`, fetches: () => fetches, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    fetches: () => fetches,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 describe('gateway authentication', () => {
@@ -73,12 +77,18 @@ describe('gateway authentication', () => {
   });
 
   const forgeries: [string, () => Promise<string>, string][] = [
-    ['alg none', async () => `${b64url({ alg: 'none', typ: 'at+jwt', kid: issuer.key.kid })}.${b64url(claims())}.`, 'AUTH_ERR_TOKEN_INVALID'],
+    [
+      'alg none',
+      async () => `${b64url({ alg: 'none', typ: 'at+jwt', kid: issuer.key.kid })}.${b64url(claims())}.`,
+      'AUTH_ERR_TOKEN_INVALID',
+    ],
     [
       'HS256 signed with the public key',
       async () => {
         const pem = await exportSPKI((await importJWK(issuer.jwks.keys[0]!, 'EdDSA')) as CryptoKey);
-        return new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: issuer.key.kid }).sign(new TextEncoder().encode(pem));
+        return new SignJWT(claims())
+          .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: issuer.key.kid })
+          .sign(new TextEncoder().encode(pem));
       },
       'AUTH_ERR_TOKEN_INVALID',
     ],
@@ -96,7 +106,7 @@ describe('gateway authentication', () => {
     ['from another issuer', () => issuer.signRaw(claims({ iss: 'https://evil.example.com' })), 'AUTH_ERR_TOKEN_INVALID'],
     ['with an unknown kid', () => issuer.signRaw(claims(), { kid: 'no-such-key' }), 'AUTH_ERR_TOKEN_INVALID'],
     [
-      "signed by another key under the real kid",
+      'signed by another key under the real kid',
       async () => {
         const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
         return new SignJWT(claims()).setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: issuer.key.kid }).sign(privateKey);
@@ -108,24 +118,32 @@ describe('gateway authentication', () => {
     ['without a role', () => issuer.signRaw(claims({ role: undefined })), 'AUTH_ERR_TOKEN_INVALID'],
   ];
 
-  it.each(forgeries)('when the token is %s, then the gateway answers 401 and the upstream never sees the request', async (_name, forge, code) => {
-    const before = await task.served();
-    const res = await call(`Bearer ${await forge()}`);
-    expect(res.statusCode).toBe(401);
-    expect(res.json()).toEqual({ code, message: expect.any(String) });
-    expect(res.headers['www-authenticate']).toContain(code);
-    expect(await task.served()).toBe(before);
-  });
+  it.each(forgeries)(
+    'when the token is %s, then the gateway answers 401 and the upstream never sees the request',
+    async (_name, forge, code) => {
+      const before = await task.served();
+      const res = await call(`Bearer ${await forge()}`);
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toEqual({ code, message: expect.any(String) });
+      expect(res.headers['www-authenticate']).toContain(code);
+      expect(await task.served()).toBe(before);
+    },
+  );
 
-  it.each(['jku', 'x5u', 'jwk'])('when the token names its own key through "%s", then it is refused and that address is never fetched', async (header) => {
-    const attacker = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-    const value = header === 'jwk' ? { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43) } : attackerJwks.url;
-    const token = await new SignJWT(claims()).setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: 'evil', [header]: value }).sign(attacker.privateKey);
-    const res = await call(`Bearer ${token}`);
-    expect(res.statusCode).toBe(401);
-    expect(res.json()).toMatchObject({ code: 'AUTH_ERR_TOKEN_INVALID' });
-    expect(attackerJwks.fetches()).toBe(0);
-  });
+  it.each(['jku', 'x5u', 'jwk'])(
+    'when the token names its own key through "%s", then it is refused and that address is never fetched',
+    async (header) => {
+      const attacker = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+      const value = header === 'jwk' ? { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43) } : attackerJwks.url;
+      const token = await new SignJWT(claims())
+        .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: 'evil', [header]: value })
+        .sign(attacker.privateKey);
+      const res = await call(`Bearer ${token}`);
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ code: 'AUTH_ERR_TOKEN_INVALID' });
+      expect(attackerJwks.fetches()).toBe(0);
+    },
+  );
 
   it('when many tokens with unknown kids arrive, then the JWKS is fetched again at most once per cooldown', async () => {
     const before = jwks.fetches();

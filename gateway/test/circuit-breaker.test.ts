@@ -22,7 +22,15 @@ describe('gateway circuit breakers', () => {
 
   const gateway = async (taskUrl: string, env: Record<string, string | number>) => {
     const app = await startGateway(
-      testConfig({ REDIS_URL: inject('infra').redisUrl, AUTH_URL: auth.url, TASK_URL: taskUrl, ANALYTICS_URL: auth.url, JWKS_URL: issuer.jwksUrl, RATE_LIMIT_API_PER_MINUTE: 10_000, ...env }),
+      testConfig({
+        REDIS_URL: inject('infra').redisUrl,
+        AUTH_URL: auth.url,
+        TASK_URL: taskUrl,
+        ANALYTICS_URL: auth.url,
+        JWKS_URL: issuer.jwksUrl,
+        RATE_LIMIT_API_PER_MINUTE: 10_000,
+        ...env,
+      }),
     );
     apps.push(app);
     return app;
@@ -57,7 +65,8 @@ describe('gateway circuit breakers', () => {
 
     await first.kill();
     const codes: string[] = [];
-    for (let i = 0; i < 60 && codes.at(-1) !== 'GATEWAY_ERR_CIRCUIT_OPEN'; i++) codes.push((await getTask(app)).json<{ code: string }>().code);
+    for (let i = 0; i < 60 && codes.at(-1) !== 'GATEWAY_ERR_CIRCUIT_OPEN'; i++)
+      codes.push((await getTask(app)).json<{ code: string }>().code);
     expect(codes.at(-1)).toBe('GATEWAY_ERR_CIRCUIT_OPEN');
     expect(new Set(codes.slice(0, -1))).toEqual(new Set(['GATEWAY_ERR_UPSTREAM_UNREACHABLE']));
     expect(await breakerState(app, 'task')).toBe(2);

@@ -17,7 +17,14 @@ describe('gateway OpenAPI document', () => {
   beforeAll(async () => {
     [issuer, auth, task, analytics] = await Promise.all([createTestIssuer(), startStub('auth'), startStub('task'), startStub('analytics')]);
     app = await startGateway(
-      testConfig({ REDIS_URL: inject('infra').redisUrl, AUTH_URL: auth.url, TASK_URL: task.url, ANALYTICS_URL: analytics.url, JWKS_URL: issuer.jwksUrl, DOCS_CACHE_MS: 1 }),
+      testConfig({
+        REDIS_URL: inject('infra').redisUrl,
+        AUTH_URL: auth.url,
+        TASK_URL: task.url,
+        ANALYTICS_URL: analytics.url,
+        JWKS_URL: issuer.jwksUrl,
+        DOCS_CACHE_MS: 1,
+      }),
     );
   });
 
@@ -35,10 +42,26 @@ describe('gateway OpenAPI document', () => {
 
   it("when the documentation is asked for, then it holds every public route with the services' own descriptions merged in", async () => {
     const doc = await document();
-    expect(Object.keys(doc.paths ?? {}).sort()).toEqual(['/.well-known/jwks.json', '/analytics/me', '/analytics/overview', '/auth/login', '/auth/logout', '/auth/me', '/auth/refresh', '/auth/register', '/tasks', '/tasks/{id}']);
+    expect(Object.keys(doc.paths ?? {}).sort()).toEqual([
+      '/.well-known/jwks.json',
+      '/analytics/me',
+      '/analytics/overview',
+      '/auth/login',
+      '/auth/logout',
+      '/auth/me',
+      '/auth/refresh',
+      '/auth/register',
+      '/tasks',
+      '/tasks/{id}',
+    ]);
     // The services' descriptions, with their request bodies and answers...
-    expect(op(doc, '/auth/login', 'post')).toMatchObject({ summary: 'Log in with email and password', requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Credentials' } } } } });
-    expect(op(doc, '/tasks/{id}', 'get')?.responses['200']).toMatchObject({ content: { 'application/json': { schema: { $ref: '#/components/schemas/Task' } } } });
+    expect(op(doc, '/auth/login', 'post')).toMatchObject({
+      summary: 'Log in with email and password',
+      requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Credentials' } } } },
+    });
+    expect(op(doc, '/tasks/{id}', 'get')?.responses['200']).toMatchObject({
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Task' } } },
+    });
     // ...the gateway's own rules on top...
     expect(op(doc, '/tasks/{id}', 'get')).toMatchObject({ security: [{ bearerAuth: [] }] });
     expect(op(doc, '/auth/login', 'post')?.security).toBeUndefined();
@@ -53,8 +76,12 @@ describe('gateway OpenAPI document', () => {
     const schemas = doc.components?.schemas as Record<string, { description?: string }>;
     expect(schemas.Error?.description).toBe('auth error');
     expect(schemas.task_Error?.description).toBe('task error');
-    expect(op(doc, '/tasks/{id}', 'get')?.responses['404']).toMatchObject({ content: { 'application/json': { schema: { $ref: '#/components/schemas/task_Error' } } } });
-    expect(op(doc, '/auth/login', 'post')?.responses['401']).toMatchObject({ content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+    expect(op(doc, '/tasks/{id}', 'get')?.responses['404']).toMatchObject({
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/task_Error' } } },
+    });
+    expect(op(doc, '/auth/login', 'post')?.responses['401']).toMatchObject({
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    });
     expect(doc.components?.securitySchemes).toEqual({ bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } });
   });
 

@@ -43,7 +43,11 @@ describe('gateway routing', () => {
   });
 
   it('when a user reads a task, then the task service gets the original token, a request id, a traceparent and the client address', async () => {
-    const res = await app.inject({ method: 'GET', url: '/tasks/t-1?fields=title', headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '6.6.6.6' } });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/tasks/t-1?fields=title',
+      headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '6.6.6.6' },
+    });
     expect(res.statusCode).toBe(200);
     const echo = res.json<Echo>();
     expect(echo).toMatchObject({ upstream: 'task', method: 'GET', url: '/tasks/t-1?fields=title' });
@@ -57,9 +61,13 @@ describe('gateway routing', () => {
     expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
   });
 
-  it("when the caller sends its own request id and traceparent, then both travel upstream unchanged and the id comes back", async () => {
+  it('when the caller sends its own request id and traceparent, then both travel upstream unchanged and the id comes back', async () => {
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-    const res = await app.inject({ method: 'GET', url: '/analytics/me', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'req-42', traceparent } });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/analytics/me',
+      headers: { authorization: `Bearer ${token}`, 'x-request-id': 'req-42', traceparent },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.headers['x-request-id']).toBe('req-42');
     expect(res.json<Echo>().headers).toMatchObject({ 'x-request-id': 'req-42', traceparent });
@@ -67,10 +75,20 @@ describe('gateway routing', () => {
 
   it('when a body is posted, then it reaches the upstream byte for byte, whatever its content type', async () => {
     const body = '{"title":"Zoë writes the docs ✓ 🚀","__note":"kept as sent"}';
-    const res = await app.inject({ method: 'POST', url: '/tasks', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: body });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/tasks',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      payload: body,
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json<Echo>()).toMatchObject({ method: 'POST', url: '/tasks', body });
-    const text = await app.inject({ method: 'PATCH', url: '/tasks/t-1', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' }, payload: 'a,b' });
+    const text = await app.inject({
+      method: 'PATCH',
+      url: '/tasks/t-1',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' },
+      payload: 'a,b',
+    });
     expect(text.json<Echo>()).toMatchObject({ method: 'PATCH', body: 'a,b' });
   });
 
@@ -85,23 +103,40 @@ describe('gateway routing', () => {
 
   it('when a body is over the limit, then the gateway answers 413 and the upstream never sees it', async () => {
     const before = await task.served();
-    const res = await app.inject({ method: 'POST', url: '/tasks', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ title: 'x'.repeat(2000) }) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/tasks',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ title: 'x'.repeat(2000) }),
+    });
     expect(res.statusCode).toBe(413);
     expect(res.json()).toEqual({ code: 'ERR_PAYLOAD_TOO_LARGE', message: expect.any(String) });
     expect(await task.served()).toBe(before);
   });
 
   it('when the upstream answers 4xx or 5xx, then the answer is relayed as it is', async () => {
-    const res = await app.inject({ method: 'DELETE', url: '/tasks/t-9', headers: { authorization: `Bearer ${token}`, 'x-stub-status': '404' } });
+    const res = await app.inject({
+      method: 'DELETE',
+      url: '/tasks/t-9',
+      headers: { authorization: `Bearer ${token}`, 'x-stub-status': '404' },
+    });
     expect(res.statusCode).toBe(404);
     expect(res.json<Echo>().upstream).toBe('task');
-    const failed = await app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${token}`, 'x-stub-status': '500' } });
+    const failed = await app.inject({
+      method: 'GET',
+      url: '/auth/me',
+      headers: { authorization: `Bearer ${token}`, 'x-stub-status': '500' },
+    });
     expect(failed.statusCode).toBe(500);
     expect(failed.json<Echo>().upstream).toBe('auth');
   });
 
   it('when the upstream answer is larger than the relay limit, then the gateway answers 502 with a clear code', async () => {
-    const res = await app.inject({ method: 'GET', url: '/analytics/me', headers: { authorization: `Bearer ${token}`, 'x-stub-size': String(100 * 1024) } });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/analytics/me',
+      headers: { authorization: `Bearer ${token}`, 'x-stub-size': String(100 * 1024) },
+    });
     expect(res.statusCode).toBe(502);
     expect(res.json()).toMatchObject({ code: 'GATEWAY_ERR_UPSTREAM_RESPONSE_TOO_LARGE' });
   });
@@ -136,13 +171,20 @@ describe('gateway routing', () => {
     const user = await app.inject({ method: 'GET', url: '/analytics/overview', headers: { authorization: `Bearer ${token}` } });
     expect(user.statusCode).toBe(403);
     expect(user.json()).toMatchObject({ code: 'AUTH_ERR_FORBIDDEN' });
-    const admin = await app.inject({ method: 'GET', url: '/analytics/overview', headers: { authorization: `Bearer ${await issuer.token('admin-1', 'admin')}` } });
+    const admin = await app.inject({
+      method: 'GET',
+      url: '/analytics/overview',
+      headers: { authorization: `Bearer ${await issuer.token('admin-1', 'admin')}` },
+    });
     expect(admin.statusCode).toBe(200);
     expect(admin.json<Echo>().url).toBe('/analytics/overview');
   });
 
   it('when any answer leaves the gateway, then it carries the security headers and a request id', async () => {
-    for (const res of [await app.inject({ method: 'GET', url: '/tasks' }), await app.inject({ method: 'GET', url: '/tasks', headers: { authorization: `Bearer ${token}` } })]) {
+    for (const res of [
+      await app.inject({ method: 'GET', url: '/tasks' }),
+      await app.inject({ method: 'GET', url: '/tasks', headers: { authorization: `Bearer ${token}` } }),
+    ]) {
       expect(res.headers['x-content-type-options']).toBe('nosniff');
       expect(res.headers['strict-transport-security']).toMatch(/max-age=/);
       expect(res.headers['content-security-policy']).toContain("default-src 'none'");
@@ -151,18 +193,32 @@ describe('gateway routing', () => {
   });
 
   it('when a browser from a configured origin sends a preflight, then CORS allows it; another origin gets no CORS headers', async () => {
-    const ok = await app.inject({ method: 'OPTIONS', url: '/tasks', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    const ok = await app.inject({
+      method: 'OPTIONS',
+      url: '/tasks',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
+    });
     expect(ok.statusCode).toBe(204);
     expect(ok.headers['access-control-allow-origin']).toBe('https://app.example.com');
     expect(ok.headers['access-control-allow-headers']).toContain('authorization');
-    const other = await app.inject({ method: 'OPTIONS', url: '/tasks', headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' } });
+    const other = await app.inject({
+      method: 'OPTIONS',
+      url: '/tasks',
+      headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' },
+    });
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('when requests have passed, then /metrics shows request durations by route template and upstream latency by status', async () => {
     await app.inject({ method: 'GET', url: '/tasks/abc', headers: { authorization: `Bearer ${token}` } });
     const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(text).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/tasks\/:id"[^}]*method="GET"[^}]*status_code="200"[^}]*\} [1-9]/);
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{[^}]*route="\/tasks\/:id"[^}]*method="GET"[^}]*status_code="200"[^}]*\} [1-9]/,
+    );
     expect(text).toMatch(/gateway_upstream_duration_seconds_count\{[^}]*upstream="task"[^}]*status_code="200"[^}]*\} [1-9]/);
     expect(text).toMatch(/gateway_upstream_duration_seconds_count\{[^}]*upstream="auth"[^}]*status_code="500"[^}]*\} [1-9]/);
     expect(text).toMatch(/gateway_circuit_breaker_state\{[^}]*upstream="task"[^}]*\} 0/);

@@ -21,14 +21,26 @@ describe('gateway rate limits', () => {
   const apps: FastifyInstance[] = [];
 
   const config = (env: Record<string, string | number> = {}): Config =>
-    testConfig({ REDIS_URL: inject('infra').redisUrl, AUTH_URL: auth.url, TASK_URL: task.url, ANALYTICS_URL: task.url, JWKS_URL: issuer.jwksUrl, ...env });
+    testConfig({
+      REDIS_URL: inject('infra').redisUrl,
+      AUTH_URL: auth.url,
+      TASK_URL: task.url,
+      ANALYTICS_URL: task.url,
+      JWKS_URL: issuer.jwksUrl,
+      ...env,
+    });
   const gateway = async (cfg: Config) => {
     const app = await startGateway(cfg);
     apps.push(app);
     return app;
   };
   const login = (app: FastifyInstance, headers: Record<string, string> = {}) =>
-    app.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/json', ...headers }, payload: '{"email":"a@example.com","password":"x"}' });
+    app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { 'content-type': 'application/json', ...headers },
+      payload: '{"email":"a@example.com","password":"x"}',
+    });
 
   beforeAll(async () => {
     [issuer, auth, task] = await Promise.all([createTestIssuer(), startStub('auth'), startStub('task')]);
@@ -46,7 +58,9 @@ describe('gateway rate limits', () => {
     const clients: Pool[] = [];
     for (const app of [a, b]) {
       await app.listen({ host: '127.0.0.1', port: 0 });
-      clients.push(new Pool(`http://127.0.0.1:${app.server.address() && (app.server.address() as { port: number }).port}`, { connections: 100 }));
+      clients.push(
+        new Pool(`http://127.0.0.1:${app.server.address() && (app.server.address() as { port: number }).port}`, { connections: 100 }),
+      );
     }
     const token = await issuer.token(`user-${randomUUID()}`);
     const before = await task.served();
@@ -68,7 +82,11 @@ describe('gateway rate limits', () => {
         expect(r.headers['ratelimit-remaining']).toBe('0');
         expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
       }
-      const rejected = await Promise.all([a, b].map(async (app) => metricValue((await app.inject({ method: 'GET', url: '/metrics' })).body, 'gateway_rate_limit_rejections_total', 'bucket="user"')));
+      const rejected = await Promise.all(
+        [a, b].map(async (app) =>
+          metricValue((await app.inject({ method: 'GET', url: '/metrics' })).body, 'gateway_rate_limit_rejections_total', 'bucket="user"'),
+        ),
+      );
       expect(rejected[0]! + rejected[1]!).toBe(900);
     } finally {
       await Promise.all(clients.map((c) => c.close()));
@@ -89,7 +107,12 @@ describe('gateway rate limits', () => {
     expect(Number(sixth.headers['retry-after'])).toBeGreaterThan(0);
     expect(sixth.headers['ratelimit-remaining']).toBe('0');
     // Register counts in a bucket of its own.
-    const register = await app.inject({ method: 'POST', url: '/auth/register', headers: { 'content-type': 'application/json' }, payload: '{}' });
+    const register = await app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      headers: { 'content-type': 'application/json' },
+      payload: '{}',
+    });
     expect(register.statusCode).toBe(200);
   });
 
@@ -124,7 +147,10 @@ describe('gateway rate limits', () => {
       expect(tasks.json<{ upstream: string }>().upstream).toBe('task');
       const jwks = await app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
       expect(jwks.statusCode).toBe(200);
-      for (const res of [await login(app), await app.inject({ method: 'POST', url: '/auth/register', headers: { 'content-type': 'application/json' }, payload: '{}' })]) {
+      for (const res of [
+        await login(app),
+        await app.inject({ method: 'POST', url: '/auth/register', headers: { 'content-type': 'application/json' }, payload: '{}' }),
+      ]) {
         expect(res.statusCode).toBe(503);
         expect(res.json()).toEqual({ code: 'GATEWAY_ERR_RATE_LIMIT_UNAVAILABLE', message: expect.any(String) });
         expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);

@@ -28,7 +28,17 @@ const REQUEST_DROP = new Set([
 ]);
 
 /** Connection-scoped answer headers, and those the gateway's own reply already carries. */
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'x-request-id']);
+const RESPONSE_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'content-length',
+  'x-request-id',
+]);
 
 const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -63,7 +73,15 @@ export interface ForwardContext {
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: ForwardContext): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connection = incoming.connection;
-  const listed = connection && connection !== 'keep-alive' && connection !== 'close' ? new Set(connection.toLowerCase().split(',').map((s) => s.trim())) : undefined;
+  const listed =
+    connection && connection !== 'keep-alive' && connection !== 'close'
+      ? new Set(
+          connection
+            .toLowerCase()
+            .split(',')
+            .map((s) => s.trim()),
+        )
+      : undefined;
   for (const name in incoming) {
     if (REQUEST_DROP.has(name) || listed?.has(name)) continue;
     const value = incoming[name];

@@ -118,7 +118,13 @@ export class Upstream {
 
   /** A GET straight to the upstream, outside the breaker (readiness probes, OpenAPI documents). */
   async get(path: string, timeoutMs: number): Promise<{ statusCode: number; body: Buffer }> {
-    const res = await this.pool.request({ method: 'GET', path, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await this.pool.request({
+      method: 'GET',
+      path,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     return { statusCode: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
   }
 
@@ -129,7 +135,10 @@ export class Upstream {
 
   private toAppError(err: unknown): Error {
     const code = (err as { code?: string }).code;
-    if (code === 'EOPENBREAKER') return errors.GATEWAY_ERR_CIRCUIT_OPEN(`the ${this.name} service is failing; calls to it are paused`, { 'retry-after': this.retryAfter });
+    if (code === 'EOPENBREAKER')
+      return errors.GATEWAY_ERR_CIRCUIT_OPEN(`the ${this.name} service is failing; calls to it are paused`, {
+        'retry-after': this.retryAfter,
+      });
     if (code && TIMEOUT_CODES.has(code)) return errors.GATEWAY_ERR_UPSTREAM_TIMEOUT(`the ${this.name} service did not answer in time`);
     if (err instanceof ResponseTooLargeError) return errors.GATEWAY_ERR_UPSTREAM_RESPONSE_TOO_LARGE();
     return errors.GATEWAY_ERR_UPSTREAM_UNREACHABLE(`the ${this.name} service could not be reached`);

@@ -78,8 +78,7 @@ export const rateLimitsPlugin = fp<RateLimitsOptions>(
       enableDraftSpec: true,
       // Errors reach the wrapper below, which applies the per-bucket policy.
       skipOnError: false,
-      errorResponseBuilder: (_request, context) =>
-        errors.GATEWAY_ERR_RATE_LIMITED(`too many requests; retry in ${context.after}`),
+      errorResponseBuilder: (_request, context) => errors.GATEWAY_ERR_RATE_LIMITED(`too many requests; retry in ${context.after}`),
     });
 
     const limiter = (bucket: Bucket, max: number, key: (request: FastifyRequest) => string, failClosed: boolean): Limiter => {
@@ -93,7 +92,10 @@ export const rateLimitsPlugin = fp<RateLimitsOptions>(
       const onStoreError = (request: FastifyRequest) => (err: unknown) => {
         if (err instanceof AppError) throw err;
         lapsed.inc();
-        request.log.warn({ err, bucket }, failClosed ? 'rate limiter unreachable: refusing' : 'rate limiter unreachable: letting the request through');
+        request.log.warn(
+          { err, bucket },
+          failClosed ? 'rate limiter unreachable: refusing' : 'rate limiter unreachable: letting the request through',
+        );
         if (failClosed) throw errors.GATEWAY_ERR_RATE_LIMIT_UNAVAILABLE(undefined, { 'retry-after': UNAVAILABLE_RETRY_AFTER });
       };
       return (request, reply) => check(request, reply).catch(onStoreError(request));

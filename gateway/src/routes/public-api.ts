@@ -24,7 +24,14 @@ export interface PublicRoute {
   readonly summary: string;
 }
 
-const route = (method: PublicRoute['method'], url: string, upstream: UpstreamName, access: Access, summary: string, bucket?: Bucket): PublicRoute => ({
+const route = (
+  method: PublicRoute['method'],
+  url: string,
+  upstream: UpstreamName,
+  access: Access,
+  summary: string,
+  bucket?: Bucket,
+): PublicRoute => ({
   method,
   url,
   upstream,

@@ -23,7 +23,10 @@ const DOCS = {
         post: {
           summary: 'Log in with email and password',
           requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Credentials' } } } },
-          responses: { 200: { description: 'A token pair' }, 401: { description: 'Wrong credentials', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } },
+          responses: {
+            200: { description: 'A token pair' },
+            401: { description: 'Wrong credentials', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          },
         },
       },
       '/internal/rotate-keys': { post: { summary: 'Not public', responses: { 204: { description: 'done' } } } },
@@ -41,7 +44,10 @@ const DOCS = {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         get: {
           summary: 'Read one of your tasks',
-          responses: { 200: { description: 'The task', content: { 'application/json': { schema: { $ref: '#/components/schemas/Task' } } } }, 404: { description: 'No such task', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } },
+          responses: {
+            200: { description: 'The task', content: { 'application/json': { schema: { $ref: '#/components/schemas/Task' } } } },
+            404: { description: 'No such task', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          },
         },
       },
     },
@@ -52,7 +58,10 @@ const DOCS = {
       },
     },
   },
-  analytics: { paths: { '/analytics/me': { get: { summary: 'Your statistics', responses: { 200: { description: 'Counters' } } } } }, components: {} },
+  analytics: {
+    paths: { '/analytics/me': { get: { summary: 'Your statistics', responses: { 200: { description: 'Counters' } } } } },
+    components: {},
+  },
 };
 
 const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
