@@ -196,8 +196,8 @@ export class StatsRepository {
   /**
    * Applies an event's effect at most once, however often it is delivered.
    *
-   * The user write is `{ _id, appliedIds: { $ne: eventId } }` with `$inc` and `$push` of the id
-   * in ONE update: either the counters change and the id is recorded, or (the id is already
+   * The user write is `{ _id, appliedIds: { $ne: digest } }` with `$inc` and `$push` of the
+   * event id's digest in ONE update: either the counters change and the id is recorded, or (the id is already
    * there) nothing matches and nothing changes. When nothing matched we read the record to tell
    * a redelivery of this same message (its position is recorded too: the global write may not
    * have happened yet, so it is repeated, safely) from another copy of the event (nothing to
