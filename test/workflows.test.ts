@@ -189,6 +189,7 @@ describe('CI workflow', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       KAFKA_BROKERS: '127.0.0.1:9092',
       MONGODB_URI: 'mongodb://127.0.0.1:27017',
+      TASKMESH_REQUIRE_ALL_TOOLS: '1',
     });
     expect(services.redis?.ports).toEqual(['6379:6379']);
     expect(services.kafka?.ports).toEqual(['9092:9092']);
