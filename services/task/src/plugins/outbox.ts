@@ -46,7 +46,7 @@ export const outboxPlugin = fp<OutboxPluginOptions>(
       warn: app.log.debug.bind(app.log),
       error: app.log.debug.bind(app.log),
     };
-    const kafka = createKafka({ brokers: opts.brokers, clientId: 'task-outbox', log: kafkaLog, retries: 2 });
+    const kafka = createKafka({ brokers: opts.brokers, clientId: 'task-outbox', log: kafkaLog, retries: 2, metrics: app.metrics });
     const published = new Counter({
       name: 'task_outbox_published_total',
       help: 'Task events sent to Kafka and acknowledged',

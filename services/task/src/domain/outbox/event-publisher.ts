@@ -29,7 +29,11 @@ export class EventPublisher {
         events.map((p) => ({
           key: p.event.key,
           value: p.event,
-          headers: { 'event-id': p.event.id, 'event-type': p.event.type, ...(p.traceparent ? { traceparent: p.traceparent } : {}) },
+          headers: {
+            ...(p.headers ?? (p.traceparent ? { traceparent: p.traceparent } : {})),
+            'event-id': p.event.id,
+            'event-type': p.event.type,
+          },
         })),
       );
     } catch (err) {

@@ -11,7 +11,13 @@ export interface PendingEvent {
   readonly seq: number;
   /** Exactly what is published. */
   readonly event: TaskEvent;
-  /** W3C trace context of the request that caused the event. */
+  /**
+   * Trace context of the request that caused the event (`traceparent`, and `tracestate` or
+   * `baggage` when set), sent as the message's headers so that the relay's publish joins the
+   * request's trace rather than the relay's.
+   */
+  readonly headers?: Record<string, string>;
+  /** The caller's `traceparent` as received, in entries stored before `headers` existed. */
   readonly traceparent?: string;
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { TaskStatus } from '@taskmesh/events';
+import { traceHeaders } from '@taskmesh/kafka';
 import { ObjectId, type Collection, type Filter, type IndexDescription } from 'mongodb';
 import { errors } from '../../errors.js';
 import type { CreateTask, Task, UpdateTask } from '../../schemas/tasks.js';
@@ -221,8 +222,14 @@ export class TaskRepository {
   }
 }
 
+/**
+ * Called inside the request: with tracing on, the active context (the task service's own span)
+ * is saved; without it, the caller's `traceparent` as received, so the trace still travels.
+ */
 function pending(seq: number, event: PendingEvent['event'], ctx: WriteContext): PendingEvent {
-  return { seq, event, ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}) };
+  const active = traceHeaders();
+  const headers = active.traceparent ? active : ctx.traceparent ? { traceparent: ctx.traceparent } : undefined;
+  return { seq, event, ...(headers ? { headers } : {}) };
 }
 
 function before(ownerId: string, t: StoredTask): TaskBefore {
