@@ -3,10 +3,10 @@
 // the gateway's JWT, rate-limit and breaker features, and the gateway with everything on; first at
 // saturation, then at one fixed moderate rate. Each server under test runs alone on core 0; the
 // load generator, the upstream behind the proxies and Redis share core 1. Only 127.0.0.1 is used,
-// and every phase is bounded in time (about 90 s in all with the defaults).
+// and every phase is bounded in time (about two minutes in all with the defaults).
 // The machine may be shared: the saturation runs go round-robin over the servers, several rounds,
 // and each figure is the median over rounds, each ratio the median of the ratios within a round.
-// Settings: BENCH_ROUNDS (3), BENCH_DURATION_S (4), BENCH_WARMUP_S (1), BENCH_RATE_DURATION_S (5),
+// Settings: BENCH_ROUNDS (5), BENCH_DURATION_S (3), BENCH_WARMUP_S (1), BENCH_RATE_DURATION_S (5),
 // BENCH_RATE (1000), BENCH_CONNECTIONS (50).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,8 +20,8 @@ import { freePort, startRedis, stopInstance } from '../../scripts/infra-lib.mjs'
 
 const here = import.meta.dirname;
 const setting = (name: string, def: number) => Number(process.env[name] ?? def);
-const ROUNDS = setting('BENCH_ROUNDS', 3);
-const DURATION = setting('BENCH_DURATION_S', 4);
+const ROUNDS = setting('BENCH_ROUNDS', 5);
+const DURATION = setting('BENCH_DURATION_S', 3);
 const WARMUP = setting('BENCH_WARMUP_S', 1);
 const RATE_DURATION = setting('BENCH_RATE_DURATION_S', 5);
 const RATE = setting('BENCH_RATE', 1000);
