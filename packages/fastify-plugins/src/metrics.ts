@@ -35,10 +35,21 @@ export const metricsPlugin = fp<MetricsOptions>(
       registers: [registry],
     });
 
-    app.addHook('onResponse', async (request, reply) => {
+    // One child per label tuple, looked up by a flat key: prom-client would otherwise hash a label
+    // object on every request. A callback hook, because an async one costs a promise per request.
+    const children = new Map<string, { observe(value: number): void }>();
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      if (route === '/metrics') return;
-      duration.observe({ route, method: request.method, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      if (route !== '/metrics') {
+        const key = `${route} ${request.method} ${reply.statusCode}`;
+        let child = children.get(key);
+        if (!child) {
+          child = duration.labels({ route, method: request.method, status_code: String(reply.statusCode) });
+          children.set(key, child);
+        }
+        child.observe(reply.elapsedTime / 1000);
+      }
+      done();
     });
 
     app.get('/metrics', { schema: { hide: true } as FastifySchema, logLevel: 'warn' }, async (_request, reply) => {

@@ -50,8 +50,9 @@ export async function createServiceApp(opts: ServiceAppOptions): Promise<Fastify
   (app as unknown as Record<symbol, string>)[SERVICE_NAME] = opts.service;
   installStrictValidation(app);
   installJsonParser(app);
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
   });
   await app.register(errorHandlerPlugin);
   await app.register(healthPlugin, { checkTimeoutMs: opts.readinessTimeoutMs ?? 1000 });
