@@ -58,7 +58,8 @@ const children = new Map();
 let stopping = false;
 
 function launch(svc) {
-  const child = spawn(process.execPath, [path.join(ROOT, svc.dir, 'dist', 'server.js')], {
+  // The tracing preload, as in the images: spans leave the process only when OTEL_* asks for it.
+  const child = spawn(process.execPath, ['--import', '@taskmesh/telemetry/register', path.join(ROOT, svc.dir, 'dist', 'server.js')], {
     cwd: path.join(ROOT, svc.dir),
     env: { ...env, PORT: String(svc.port) },
     stdio: ['ignore', 'pipe', 'pipe'],

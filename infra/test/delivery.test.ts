@@ -71,15 +71,26 @@ describe.each(Object.entries(IMAGES))('the %s Dockerfile', (image, { workspace, 
     expect(text).toContain(`npm ci --omit=dev --workspace ${workspace}`);
     expect(text).toMatch(/ARG NODE_IMAGE=node:20[\w.-]*-(bookworm-slim|alpine)/);
     expect(runtime).not.toMatch(/npm (ci|install)|tsc/);
+    // npm nests a dependency under a workspace package when the root holds another version of it
+    // (fastify-plugins' ajv): without those folders the service fails at its first import.
+    expect(runtime).toMatch(/^COPY --from=deps \/app\/packages\/ \.\/packages\/$/m);
+    expect(runtime.indexOf('COPY --from=deps /app/packages/')).toBeLessThan(runtime.indexOf('COPY --from=build /out/'));
   });
 
-  it('when it runs, then it runs `node dist/server.js` from the workspace as uid 10001', () => {
+  it('when it runs, then it runs `node dist/server.js` with the tracing preload from the workspace as uid 10001', () => {
     expect(runtime).toContain('USER 10001:10001');
     expect(runtime).toContain(`WORKDIR /app/${workspace}`);
     expect(runtime).toContain(`EXPOSE ${port}`);
-    expect(runtime).toContain('CMD ["node", "dist/server.js"]');
+    expect(runtime).toContain('CMD ["node", "--import", "@taskmesh/telemetry/register", "dist/server.js"]');
     expect(runtime).toContain('ENV NODE_ENV=production');
     const manifest = JSON.parse(fs.readFileSync(path.join(REPO, workspace, 'package.json'), 'utf8'));
+    // A production dependency, so that `npm ci --omit=dev --workspace` installs the preload's own
+    // dependencies, and a project reference, so that `tsc -b <workspace>` compiles it.
+    expect(manifest.dependencies['@taskmesh/telemetry'], `${workspace} depends on the preload`).toBe('*');
+    const tsconfig = JSON.parse(fs.readFileSync(path.join(REPO, workspace, 'tsconfig.json'), 'utf8'));
+    expect(tsconfig.references.map((r: { path: string }) => path.resolve(REPO, workspace, r.path))).toContain(
+      path.join(REPO, 'packages', 'telemetry'),
+    );
     expect(manifest.main ?? manifest.scripts?.start).toMatch(/dist\/server\.js/);
     expect(fs.existsSync(path.join(REPO, workspace, 'src', 'server.ts')), `${image} has src/server.ts`).toBe(true);
   });
