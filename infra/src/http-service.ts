@@ -94,6 +94,8 @@ export class HttpService extends Construct implements Peer {
       PORT: String(port),
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_MS: String(shutdownTimeout.toMilliseconds()),
+      // service.name of its spans; tracing itself is configured by whatever OTEL_* config adds.
+      OTEL_SERVICE_NAME: name,
       ...props.config,
     };
     this.configMap = new kplus.ConfigMap(this, 'config', {

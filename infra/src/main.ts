@@ -4,6 +4,7 @@ import { App, YamlOutputType } from 'cdk8s';
 import { grafanaDashboards, prometheusAlertRules } from '@taskmesh/dashboards';
 import { buildPlatform, buildTools } from './platform.js';
 import { SIZES, type SizeName } from './sizes.js';
+import { Tracing } from './tracing.js';
 
 /** Where `npm run synth` writes: `<repo>/k8s`. */
 export const DEFAULT_OUTDIR = path.resolve(import.meta.dirname, '..', '..', 'k8s');
@@ -14,7 +15,14 @@ export const DEFAULT_OUTDIR = path.resolve(import.meta.dirname, '..', '..', 'k8s
  */
 export function synth(outdir: string = DEFAULT_OUTDIR): string[] {
   const written: string[] = [];
-  const observability = { dashboards: grafanaDashboards(), alertRules: prometheusAlertRules() };
+  const tracing = new Tracing();
+  const observability = {
+    dashboards: grafanaDashboards(),
+    alertRules: prometheusAlertRules(),
+    monitoringExtensions: [tracing.extension()],
+    serviceEnv: tracing.serviceEnv(),
+    grafanaDatasources: tracing.grafanaDatasources(),
+  };
   for (const name of Object.keys(SIZES) as SizeName[]) {
     const dir = path.join(outdir, name);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -47,6 +47,8 @@ export interface PlatformProps {
   readonly monitoringExtensions?: readonly MonitoringExtension[];
   /** More environment for the four services (e.g. OTEL_* variables). @default {} */
   readonly serviceEnv?: Readonly<Record<string, string>>;
+  /** Grafana data sources next to Prometheus (e.g. Jaeger). @default [] */
+  readonly grafanaDatasources?: readonly object[];
 }
 
 /**
@@ -187,6 +189,7 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     dashboards: props.dashboards,
     alertRules: props.alertRules,
     extensions: props.monitoringExtensions,
+    extraDatasources: props.grafanaDatasources,
     services: [gateway, auth, task, analytics],
     grafanaNodePort: NODE_PORTS.grafana,
   });

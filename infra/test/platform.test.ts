@@ -168,6 +168,13 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
     expect(allowed('auth', 'task', PORTS.task)).toBe(false);
     for (const app of APPS) expect(allowed('prometheus', app, PORTS[app]), `prometheus → ${app}`).toBe(true);
     expect(allowed('grafana', 'prometheus', 9090)).toBe(true);
+    for (const app of APPS) {
+      expect(allowed(app, 'otel-collector', 4318), `${app} → collector`).toBe(true);
+      expect(allowed(app, 'jaeger', 4317), `${app} → jaeger, past the collector`).toBe(false);
+    }
+    expect(allowed('otel-collector', 'jaeger', 4317)).toBe(true);
+    expect(allowed('grafana', 'jaeger', 16686)).toBe(true);
+    expect(allowed('otel-collector', 'jaeger', 16686)).toBe(false);
     expect(allowed('mongos', 'mongo-config', 27019)).toBe(true);
     expect(allowed('mongos', 'mongo-shard-1', 27018)).toBe(true);
     expect(allowed('mongo-shard-0', 'mongo-shard-1', 27018), 'chunk migration').toBe(true);
@@ -255,6 +262,50 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
     const dashboards = find(objects, 'ConfigMap', 'grafana-dashboards').data ?? {};
     for (const [file, json] of Object.entries(dashboards)) expect(() => JSON.parse(json as string), file).not.toThrow();
     expect(find(objects, 'RoleBinding', 'prometheus').roleRef.name).toBe('prometheus');
+  });
+
+  it('when spans are exported, then every service sends them to the collector, which forwards them to Jaeger, which Grafana queries', () => {
+    for (const name of APPS) {
+      const config = find(objects, 'ConfigMap', `${name}-config`).data;
+      expect(config.OTEL_EXPORTER_OTLP_ENDPOINT, name).toBe('http://otel-collector:4318');
+      expect(config.OTEL_SERVICE_NAME, name).toBe(name);
+    }
+    const collectorService = find(objects, 'Service', 'otel-collector');
+    expect(collectorService.spec.ports.map((p: K8sObject) => p.port)).toEqual([4317, 4318]);
+    const collector = find(objects, 'Deployment', 'otel-collector').spec.template.spec.containers[0];
+    expect(collector.image).toMatch(/^otel\/opentelemetry-collector:\d+\.\d+\.\d+$/);
+    const file = collector.args[0].replace('--config=', '');
+    const mount = collector.volumeMounts.find((m: K8sObject) => file.startsWith(`${m.mountPath}/`));
+    expect(mount, 'the config file is in a mounted volume').toBeDefined();
+    const pipeline = JSON.parse(find(objects, 'ConfigMap', 'otel-collector-config').data[file.slice(mount.mountPath.length + 1)]);
+    expect(pipeline.exporters['otlp/traces'].endpoint).toBe('jaeger:4317');
+    expect(pipeline.service.pipelines.traces.receivers).toEqual(['otlp']);
+    expect(collector.readinessProbe.httpGet.port).toBe(pipeline.extensions.health_check.endpoint.split(':')[1] * 1);
+    const memoryLimit = bytes(collector.resources.limits.memory) / 2 ** 20;
+    expect(pipeline.processors.memory_limiter.limit_mib, 'the limiter refuses data before the container is killed').toBeLessThan(
+      memoryLimit,
+    );
+
+    const jaeger = find(objects, 'Deployment', 'jaeger');
+    const [container] = jaeger.spec.template.spec.containers;
+    expect(container.image).toMatch(/^jaegertracing\/all-in-one:\d+\.\d+\.\d+$/);
+    expect(Object.fromEntries(container.env.map((e: K8sObject) => [e.name, e.value]))).toMatchObject({
+      SPAN_STORAGE_TYPE: 'memory',
+      COLLECTOR_OTLP_ENABLED: 'true',
+    });
+    expect(Number(container.env.find((e: K8sObject) => e.name === 'MEMORY_MAX_TRACES').value)).toBeGreaterThan(0);
+    expect(jaeger.spec.strategy.type, 'one in-memory store at a time').toBe('Recreate');
+    expect(find(objects, 'Service', 'jaeger').spec.ports.map((p: K8sObject) => p.port)).toEqual([4317, 16686]);
+    for (const c of [collector, container]) {
+      expect(c.readinessProbe, c.name).not.toEqual(c.livenessProbe);
+      const ports = c.ports.map((p: K8sObject) => p.containerPort);
+      for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
+        expect(ports, `${c.name} probes a port it declares`).toContain((probe.httpGet ?? probe.tcpSocket).port);
+      }
+    }
+
+    const datasources = JSON.parse(find(objects, 'ConfigMap', 'grafana-provisioning').data['datasources.yaml']).datasources;
+    expect(datasources.find((d: K8sObject) => d.type === 'jaeger')).toMatchObject({ uid: 'jaeger', url: 'http://jaeger:16686' });
   });
 
   it('when metrics-server is installed, then it runs with --kubelet-insecure-tls for kind and serves metrics.k8s.io', () => {

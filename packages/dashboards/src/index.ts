@@ -7,9 +7,11 @@ export { PROMETHEUS_UID, TRACES_UID } from './panels.js';
 export {
   grafanaDataSources,
   grafanaDashboardProvider,
+  jaegerDataSource,
   otelCollectorConfig,
   type CollectorOptions,
   type DataSourceUrls,
+  type GrafanaDataSource,
 } from './provisioning.js';
 
 /** Plain JSON: no builder instances, no `undefined` fields. */

@@ -1,5 +1,17 @@
 import { PROMETHEUS_UID, TRACES_UID } from './panels.js';
 
+/** One entry of Grafana's data-source provisioning file. */
+export interface GrafanaDataSource {
+  readonly name: string;
+  readonly type: string;
+  readonly uid: string;
+  readonly access: 'proxy' | 'direct';
+  readonly url: string;
+  readonly editable: boolean;
+  readonly isDefault?: boolean;
+  readonly jsonData?: Readonly<Record<string, unknown>>;
+}
+
 export interface DataSourceUrls {
   /** e.g. `http://prometheus:9090` */
   readonly prometheusUrl: string;
@@ -25,16 +37,18 @@ export function grafanaDataSources(urls: DataSourceUrls): object {
         editable: false,
         jsonData: { timeInterval: '15s' },
       },
-      {
-        name: 'Jaeger',
-        type: 'jaeger',
-        uid: TRACES_UID,
-        access: 'proxy',
-        url: urls.jaegerUrl,
-        editable: false,
-      },
+      jaegerDataSource(urls.jaegerUrl),
     ],
   };
+}
+
+/**
+ * The Jaeger entry of Grafana's data sources alone (uid `jaeger`, which the dashboards use), for a
+ * Grafana that provisions its Prometheus source itself. `url` is Jaeger's query service, e.g.
+ * `http://jaeger:16686`.
+ */
+export function jaegerDataSource(url: string): GrafanaDataSource {
+  return { name: 'Jaeger', type: 'jaeger', uid: TRACES_UID, access: 'proxy', url, editable: false };
 }
 
 /** Grafana's dashboard-provider file: load every JSON file in `path` (the mounted ConfigMap). */
