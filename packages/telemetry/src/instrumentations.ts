@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
+import { isSpanContextValid } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -15,6 +16,34 @@ const UNTRACED_PATH = /^\/(health\/(live|ready)|metrics)(\?|$)/;
 
 export function isUntracedPath(url: string | undefined): boolean {
   return url !== undefined && UNTRACED_PATH.test(url);
+}
+
+/** W3C trace-context headers, which describe the span that sends a request. */
+const TRACE_CONTEXT_HEADERS = new Set(['traceparent', 'tracestate']);
+
+/**
+ * Removes trace-context headers the application set on an undici request itself (the gateway
+ * passes its caller's `traceparent` on, so that requests correlate even without tracing). The
+ * instrumentation appends its own rather than replacing them, and two `traceparent` headers
+ * reach the server joined by a comma, which no propagator parses: the server would start a new
+ * trace. Only done when the client span's context is about to be added instead.
+ */
+export function dropTraceContext(request: { headers: string | (string | string[])[] }): void {
+  if (Array.isArray(request.headers)) {
+    const kept: (string | string[])[] = [];
+    for (let i = 0; i + 1 < request.headers.length; i += 2) {
+      const name = request.headers[i]!;
+      if (typeof name === 'string' && TRACE_CONTEXT_HEADERS.has(name.toLowerCase())) continue;
+      kept.push(name, request.headers[i + 1]!);
+    }
+    if (kept.length !== request.headers.length) request.headers.splice(0, request.headers.length, ...kept);
+  } else if (typeof request.headers === 'string') {
+    // undici 5 keeps headers as `name: value\r\n` lines.
+    request.headers = request.headers
+      .split('\r\n')
+      .filter((line) => !TRACE_CONTEXT_HEADERS.has(line.slice(0, line.indexOf(':')).trim().toLowerCase()))
+      .join('\r\n');
+  }
 }
 
 /**
@@ -43,7 +72,13 @@ export function platformInstrumentations(): Instrumentation[] {
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (req: IncomingMessage) => isUntracedPath(req.url),
     }),
-    new UndiciInstrumentation({ requireParentforSpans: true }),
+    new UndiciInstrumentation({
+      requireParentforSpans: true,
+      // Runs just before the instrumentation adds the client span's context to the request.
+      requestHook: (span, request) => {
+        if (isSpanContextValid(span.spanContext())) dropTraceContext(request);
+      },
+    }),
     new FastifyOtelInstrumentation({
       registerOnInitialization: true,
       ignorePaths: (route) => isUntracedPath(route.url),

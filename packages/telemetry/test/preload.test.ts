@@ -10,8 +10,8 @@ const fixture = path.join(import.meta.dirname, 'fixture');
 
 interface LogLine {
   msg?: string;
+  /** Fastify's request id key. */
   reqId?: string;
-  requestId?: string;
   traceId?: string;
   spanId?: string;
   port?: number;
@@ -117,7 +117,7 @@ describe('the register preload in a real process', () => {
     }
     expect(await svc.exited).toBe(0);
 
-    const requestLines = svc.lines.filter((l) => l.requestId !== undefined && l.msg !== undefined && !l.msg.includes('/health'));
+    const requestLines = svc.lines.filter((l) => l.reqId !== undefined && l.msg !== undefined && !l.msg.includes('/health'));
     expect(requestLines.map((l) => l.msg)).toEqual(expect.arrayContaining(['incoming request', 'working', 'request completed']));
     for (const line of requestLines) {
       expect(line.traceId).toBe(traceId);

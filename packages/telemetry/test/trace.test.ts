@@ -36,6 +36,12 @@ describe('traces across HTTP, MongoDB and Kafka in one process', () => {
       await producer.send(topic, [{ key: id, value: { id } }]);
       return { id, ...traceLogFields() };
     });
+    // An app that sets its own traceparent on an outgoing call, as the gateway does.
+    front.get('/echo-trace', async (request) => ({ traceparent: request.headers.traceparent ?? null }));
+    front.get('/call-with-own-traceparent', async () => {
+      const res = await fetch(`${base}/echo-trace`, { headers: { traceparent: `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01` } });
+      return { ...((await res.json()) as object), ...traceLogFields() };
+    });
     await front.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(front.server.address() as { port: number }).port}`;
 
@@ -121,6 +127,15 @@ describe('traces across HTTP, MongoDB and Kafka in one process', () => {
     expect(joined.spanContext().traceId).toBe(traceId);
     expect(alone.spanContext().traceId).not.toBe(traceId);
     expect(traceHeaders()).toEqual({});
+  });
+
+  it("when an app sets its own traceparent on an outgoing call inside a trace, then the call carries only its client span's", async () => {
+    const res = await fetch(`${base}/call-with-own-traceparent`);
+    const body = (await res.json()) as { traceparent: string; traceId: string };
+    const [, traceId, parentId] = body.traceparent.split('-');
+    expect(traceId).toBe(body.traceId);
+    const client = telemetry.trace(body.traceId).find((s) => s.spanContext().spanId === parentId);
+    expect(client?.kind).toBe(SpanKind.CLIENT);
   });
 
   it('when probes and scrapes arrive, then they make no spans', async () => {
