@@ -42,7 +42,12 @@ export interface PlatformStack {
 
 const origin = (app: FastifyInstance) => `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 
-export async function startPlatformStack(infra: StackInfra): Promise<PlatformStack> {
+export interface StackOptions {
+  /** Gateway settings on top of the stack's own, e.g. a lower RATE_LIMIT_API_PER_MINUTE. @default {} */
+  readonly gatewayEnv?: Readonly<Record<string, string>>;
+}
+
+export async function startPlatformStack(infra: StackInfra, opts: StackOptions = {}): Promise<PlatformStack> {
   const id = randomUUID().slice(0, 8);
   const issuer = await createTestIssuer();
   const common = {
@@ -108,6 +113,7 @@ export async function startPlatformStack(infra: StackInfra): Promise<PlatformSta
         // No auth service in this stack: the routes to it answer 502, which no test here uses.
         AUTH_URL: 'http://127.0.0.1:9',
         RATE_LIMIT_KEY_PREFIX: `trace:${id}:`,
+        ...opts.gatewayEnv,
       }),
       { logLevel: false },
     );
