@@ -238,7 +238,11 @@ function launch(inst, cmd, args, env = process.env) {
 
 async function startManaged(inst, { healthy, launchIt, timeoutMs }) {
   const existing = readPid(inst.pidFile);
-  if (existing && (await healthy())) return { ...inst, pid: existing, started: false };
+  // Ours and alive: give a slow answer (a loaded machine, a broker electing its controller) a
+  // few seconds before deciding it is broken and restarting it.
+  if (existing && (await waitFor(healthy, { timeoutMs: 10_000, intervalMs: 500, isAlive: () => processAlive(existing) })).ok) {
+    return { ...inst, pid: existing, started: false };
+  }
   if (!existing && (await healthy())) {
     // Something else answers on that address (a container, a system service): use it as it is.
     return { ...inst, pid: undefined, started: false, external: true };
