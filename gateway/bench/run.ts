@@ -7,7 +7,8 @@
 // The machine may be shared: the saturation runs go round-robin over the servers, several rounds,
 // and each figure is the median over rounds, each ratio the median of the ratios within a round.
 // Settings: BENCH_ROUNDS (5), BENCH_DURATION_S (3), BENCH_WARMUP_S (1), BENCH_RATE_DURATION_S (5),
-// BENCH_RATE (1000), BENCH_CONNECTIONS (50).
+// BENCH_RATE (1000), BENCH_CONNECTIONS (50), BENCH_TARGETS (comma-separated keys of the servers to measure,
+// e.g. `gateway` for a quick comparison; the direct upstream and the bare http-proxy are always measured).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -118,13 +119,18 @@ async function main(): Promise<void> {
     const env = { UPSTREAM_URL: behind.url, REDIS_URL: redis.url as string, JWKS_URL: issuer.jwksUrl };
     targets.push(behind);
     const measured: Target[] = [];
+    const only = process.env.BENCH_TARGETS?.split(',').map((s) => s.trim());
     for (const [key, label] of [
       ['upstream', 'direct upstream (Fastify)'],
       ['http-proxy', '@fastify/http-proxy, bare'],
       ['fast-gateway', 'fast-gateway'],
       ['http-proxy+features', '@fastify/http-proxy + JWT, rate limit, breaker'],
       ['gateway', 'taskmesh gateway, everything on'],
+      // Measured only when named in BENCH_TARGETS: the gateway without upstream pipelining.
+      ['gateway-unpipelined', 'taskmesh gateway, no upstream pipelining'],
     ] as const) {
+      if (key === 'gateway-unpipelined' && !only?.includes(key)) continue;
+      if (only && key !== 'upstream' && key !== 'http-proxy' && !only.includes(key)) continue;
       const target = await launch(key, label, SUT_CORE, key === 'upstream' ? {} : env);
       targets.push(target);
       measured.push(target);

@@ -135,7 +135,7 @@ async function httpProxyWithFeatures(): Promise<void> {
 }
 
 /** The gateway with every feature on; request logging off, as the other servers have none. */
-async function ourGateway(): Promise<void> {
+async function ourGateway(overrides: Record<string, string> = {}): Promise<void> {
   const upstreamUrl = env('UPSTREAM_URL');
   const config = loadConfig(ConfigSchema, {
     PORT: String(port),
@@ -148,6 +148,7 @@ async function ourGateway(): Promise<void> {
     RATE_LIMIT_API_PER_MINUTE: '1000000000',
     RATE_LIMIT_KEY_PREFIX: `bench:${process.pid}:`,
     CORS_ORIGINS: 'https://app.example.com',
+    ...overrides,
   });
   const app = await buildApp(config);
   await app.listen({ host: '127.0.0.1', port });
@@ -159,7 +160,8 @@ const TARGETS: Record<string, () => Promise<void>> = {
   'http-proxy': bareHttpProxy,
   'fast-gateway': fastGatewayProxy,
   'http-proxy+features': httpProxyWithFeatures,
-  gateway: ourGateway,
+  gateway: () => ourGateway(),
+  'gateway-unpipelined': () => ourGateway({ UPSTREAM_PIPELINING: '1' }),
 };
 
 const name = process.argv[2] ?? '';

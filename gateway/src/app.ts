@@ -42,6 +42,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     origin,
     timeoutMs,
     connections: config.UPSTREAM_CONNECTIONS,
+    pipelining: config.UPSTREAM_PIPELINING,
     responseLimitBytes: config.UPSTREAM_RESPONSE_LIMIT_BYTES,
     breaker,
   });

@@ -32,6 +32,11 @@ export const ConfigSchema = Type.Object({
   TASK_TIMEOUT_MS: Milliseconds(5000, 'headers and body timeout for task'),
   ANALYTICS_TIMEOUT_MS: Milliseconds(5000, 'headers and body timeout for analytics'),
   UPSTREAM_CONNECTIONS: Type.Integer({ minimum: 1, default: 128, description: 'keep-alive sockets per upstream' }),
+  UPSTREAM_PIPELINING: Type.Integer({
+    minimum: 1,
+    default: 16,
+    description: 'idempotent requests in flight on one upstream socket (HTTP/1.1 pipelining); 1 turns it off',
+  }),
   UPSTREAM_RESPONSE_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
 
   BREAKER_ERROR_THRESHOLD_PERCENTAGE: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 50 }),

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import CircuitBreaker from 'opossum';
 import { Pool, type Dispatcher } from 'undici';
+import { BatchingPool } from './batching-pool.js';
 import { errors } from '../errors.js';
 
 /** The three services behind the gateway. */
@@ -24,6 +25,11 @@ export interface UpstreamOptions {
   readonly timeoutMs: number;
   /** Keep-alive sockets kept open to this upstream. */
   readonly connections: number;
+  /**
+   * Idempotent requests in flight on one socket (HTTP/1.1 pipelining); undici never pipelines
+   * a POST or PATCH behind another request. @default 1
+   */
+  readonly pipelining?: number;
   /** Largest answer relayed; bigger ones fail with a 502. */
   readonly responseLimitBytes: number;
   readonly breaker: BreakerSettings;
@@ -72,7 +78,10 @@ const EMPTY = Buffer.alloc(0);
  */
 export class Upstream {
   readonly name: UpstreamName;
-  readonly pool: Pool;
+  /** The relayed requests' connections. */
+  readonly pool: BatchingPool;
+  /** A few connections of their own for readiness probes and documents, so that they never wait behind relayed traffic. */
+  readonly probes: Pool;
   readonly breaker: CircuitBreaker<[ForwardRequest], UpstreamResponse>;
   private readonly opts: UpstreamOptions;
   private readonly retryAfter: string;
@@ -80,12 +89,15 @@ export class Upstream {
   constructor(opts: UpstreamOptions) {
     this.opts = opts;
     this.name = opts.name;
-    this.pool = new Pool(opts.origin, {
+    const connectTimeout = Math.min(opts.timeoutMs, 2000);
+    this.pool = new BatchingPool(opts.origin, {
       connections: opts.connections,
+      pipelining: opts.pipelining ?? 1,
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
-      connectTimeout: Math.min(opts.timeoutMs, 2000),
+      connectTimeout,
     });
+    this.probes = new Pool(opts.origin, { connections: 4, connectTimeout });
     this.breaker = new CircuitBreaker((req: ForwardRequest) => this.call(req), {
       name: opts.name,
       timeout: false,
@@ -118,7 +130,7 @@ export class Upstream {
 
   /** A GET straight to the upstream, outside the breaker (readiness probes, OpenAPI documents). */
   async get(path: string, timeoutMs: number): Promise<{ statusCode: number; body: Buffer }> {
-    const res = await this.pool.request({
+    const res = await this.probes.request({
       method: 'GET',
       path,
       headersTimeout: timeoutMs,
@@ -130,7 +142,7 @@ export class Upstream {
 
   async close(): Promise<void> {
     this.breaker.shutdown();
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.probes.close()]);
   }
 
   private toAppError(err: unknown): Error {
@@ -148,16 +160,22 @@ export class Upstream {
   private call(req: ForwardRequest): Promise<UpstreamResponse> {
     const { observe, responseLimitBytes } = this.opts;
     const started = observe ? performance.now() : 0;
+    // GET and HEAD may be pipelined behind each other; undici never pipelines other methods.
+    const stackable = req.method === 'GET' || req.method === 'HEAD';
+    const connection = this.pool.acquire(stackable);
     return new Promise<UpstreamResponse>((resolve, reject) => {
       let statusCode = 0;
       let headers: IncomingHttpHeaders = {};
       let chunks: Buffer[] | undefined;
       let size = 0;
-      this.pool.dispatch(
-        { method: req.method, path: req.path, headers: req.headers, body: req.body ?? null },
+      connection.client.dispatch(
+        // blocking: false lets undici write the next pipelined request before this one's answer.
+        { method: req.method, path: req.path, headers: req.headers, body: req.body ?? null, blocking: !stackable },
         {
-          // Its presence is what tells undici this handler speaks the current (controller) API.
-          onRequestStart() {},
+          // Also what tells undici this handler speaks the current (controller) API.
+          onRequestStart() {
+            connection.cork();
+          },
           onResponseStart(_controller, code, responseHeaders) {
             statusCode = code;
             headers = responseHeaders;
@@ -171,6 +189,7 @@ export class Upstream {
             (chunks ??= []).push(chunk);
           },
           onResponseEnd() {
+            connection.inFlight--;
             if (observe) observe(statusCode, (performance.now() - started) / 1000);
             const body = chunks === undefined ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
             const response: UpstreamResponse = { statusCode, headers, body };
@@ -178,6 +197,7 @@ export class Upstream {
             else resolve(response);
           },
           onResponseError(_controller, err) {
+            connection.inFlight--;
             if (observe) {
               const code = (err as { code?: string }).code;
               observe(code && TIMEOUT_CODES.has(code) ? 504 : 502, (performance.now() - started) / 1000);

@@ -10,6 +10,8 @@ export interface StubUpstream {
   readonly url: string;
   /** Requests it served on its echo route (not counting health, docs or stats). */
   served(): Promise<number>;
+  /** Connections that carried those requests. */
+  connections(): Promise<number>;
   /** SIGKILL, as a crash would. */
   kill(): Promise<void>;
   stop(): Promise<void>;
@@ -36,11 +38,13 @@ export async function startStub(name: string, port = 0): Promise<StubUpstream> {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;
   };
+  const stats = async () => (await (await fetch(`${url}/__stats`)).json()) as { served: number; connections: number };
   return {
     name,
     port: actual,
     url,
-    served: async () => ((await (await fetch(`${url}/__stats`)).json()) as { served: number }).served,
+    served: async () => (await stats()).served,
+    connections: async () => (await stats()).connections,
     kill: () => end('SIGKILL'),
     stop: () => end('SIGTERM'),
   };

@@ -1,5 +1,5 @@
 // A small, real upstream service for the gateway's tests, run as its own process. It echoes
-// what reached it, counts the requests it served, serves an OpenAPI document like the services
+// what reached it, counts the requests it served and the connections they came on, serves an OpenAPI document like the services
 // do, and answers with the status named in `x-stub-status` (after `x-stub-delay-ms`), so that
 // tests can make it fail without mocks. Prints `{"port":N}` once it listens.
 import Fastify from 'fastify';
@@ -7,6 +7,9 @@ import Fastify from 'fastify';
 const name = process.env.STUB_NAME ?? 'stub';
 const port = Number(process.env.PORT ?? 0);
 let served = 0;
+// Connections that carried relayed requests (probes and documents not counted).
+let connections = 0;
+const seen = new WeakSet();
 
 const errorSchema = (description) => ({
   type: 'object',
@@ -70,10 +73,14 @@ app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => d
 
 app.get('/health/ready', async () => ({ status: 'ready' }));
 app.get('/docs/json', async () => ({ openapi: '3.0.3', info: { title: name, version: '1' }, ...(DOCS[name] ?? { paths: {} }) }));
-app.get('/__stats', async () => ({ served }));
+app.get('/__stats', async () => ({ served, connections }));
 
 app.all('/*', async (request, reply) => {
   served += 1;
+  if (!seen.has(request.raw.socket)) {
+    seen.add(request.raw.socket);
+    connections += 1;
+  }
   const delay = Number(request.headers['x-stub-delay-ms'] ?? 0);
   if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   const size = Number(request.headers['x-stub-size'] ?? 0);
