@@ -1,4 +1,4 @@
-import type { Static, TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 export class ConfigError extends Error {
@@ -34,3 +34,39 @@ export function loadConfig<S extends TSchema>(schema: S, env: NodeJS.ProcessEnv 
   }
   return value as Static<S>;
 }
+
+/**
+ * Environment fragments that every service reads the same way; a service's schema spreads the
+ * ones it needs, so a variable has one name, one default and one check everywhere.
+ */
+export const LogLevelSchema = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+  { default: 'info' },
+);
+
+/** Where to listen, how to log, how long to drain on SIGTERM. */
+export const serverConfig = (port: number) => ({
+  PORT: Type.Integer({ minimum: 1, maximum: 65535, default: port }),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  LOG_LEVEL: LogLevelSchema,
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10000 }),
+});
+
+/** The service's own database on the shared cluster (mongos in Kubernetes). */
+export const mongoConfig = (database: string) => ({
+  MONGODB_URI: Type.String({ default: 'mongodb://127.0.0.1:27017' }),
+  MONGODB_DB: Type.String({ minLength: 1, default: database }),
+  MONGODB_MAX_POOL_SIZE: Type.Integer({ minimum: 1, default: 20 }),
+});
+
+/** Comma-separated `host:port` list of bootstrap brokers. */
+export const kafkaConfig = () => ({
+  KAFKA_BROKERS: Type.String({ minLength: 1, default: '127.0.0.1:9092' }),
+});
+
+/** Where auth publishes its keys, and the claims every access token must carry. */
+export const tokenVerifierConfig = () => ({
+  JWKS_URL: Type.String({ default: 'http://127.0.0.1:3001/.well-known/jwks.json' }),
+  JWT_ISSUER: Type.String({ minLength: 1, default: 'taskmesh-auth' }),
+  JWT_AUDIENCE: Type.String({ minLength: 1, default: 'taskmesh' }),
+});

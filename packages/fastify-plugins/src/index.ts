@@ -6,5 +6,5 @@ export { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
 export { createServiceApp, type ServiceAppOptions } from './service-app.js';
 export { BEFORE_EXIT, installGracefulShutdown, type ShutdownOptions } from './shutdown.js';
 export { installStrictValidation } from './validation.js';
-export { loadConfig, ConfigError } from './config.js';
+export { ConfigError, LogLevelSchema, kafkaConfig, loadConfig, mongoConfig, serverConfig, tokenVerifierConfig } from './config.js';
 export { traceLogFields, SERVICE_NAME } from './trace-context.js';

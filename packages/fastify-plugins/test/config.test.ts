@@ -28,3 +28,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig(Schema, {})).toThrow(/SIGNING_KEY.*not set/);
   });
 });
+
+describe('shared config fragments', () => {
+  it('when a service spreads them, then defaults, conversion and checks come with them', async () => {
+    const { kafkaConfig, mongoConfig, serverConfig, tokenVerifierConfig } = await import('../src/index.js');
+    const schema = Type.Object({ ...serverConfig(3002), ...mongoConfig('task'), ...kafkaConfig(), ...tokenVerifierConfig() });
+    expect(loadConfig(schema, { PORT: '4000', LOG_LEVEL: 'debug' })).toMatchObject({
+      PORT: 4000,
+      HOST: '0.0.0.0',
+      LOG_LEVEL: 'debug',
+      MONGODB_DB: 'task',
+      KAFKA_BROKERS: '127.0.0.1:9092',
+      JWT_AUDIENCE: 'taskmesh',
+    });
+    expect(() => loadConfig(schema, { LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+    expect(() => loadConfig(schema, { MONGODB_MAX_POOL_SIZE: '0' })).toThrow(/MONGODB_MAX_POOL_SIZE/);
+  });
+});

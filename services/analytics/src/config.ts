@@ -1,26 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { kafkaConfig, mongoConfig, serverConfig, tokenVerifierConfig } from '@taskmesh/fastify-plugins';
 import { TOPICS } from '@taskmesh/events';
 
 /** The environment this service reads; names are the variable names. */
 export const ConfigSchema = Type.Object({
-  PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 3003 }),
-  HOST: Type.String({ default: '0.0.0.0' }),
-  LOG_LEVEL: Type.Union(
-    [
-      Type.Literal('fatal'),
-      Type.Literal('error'),
-      Type.Literal('warn'),
-      Type.Literal('info'),
-      Type.Literal('debug'),
-      Type.Literal('trace'),
-      Type.Literal('silent'),
-    ],
-    { default: 'info' },
-  ),
-  MONGODB_URI: Type.String({ default: 'mongodb://127.0.0.1:27017' }),
-  MONGODB_DB: Type.String({ default: 'analytics' }),
-  MONGODB_MAX_POOL_SIZE: Type.Integer({ minimum: 1, default: 20 }),
-  KAFKA_BROKERS: Type.String({ default: '127.0.0.1:9092' }),
+  ...serverConfig(3003),
+  ...mongoConfig('analytics'),
+  ...kafkaConfig(),
+  ...tokenVerifierConfig(),
   /** Where auth publishes user events; tests point it at a topic of their own. */
   USER_EVENTS_TOPIC: Type.String({ minLength: 1, default: TOPICS.userEvents }),
   /** Where task publishes task events. */
@@ -40,10 +27,6 @@ export const ConfigSchema = Type.Object({
    * than this many newer events of the same user have been applied since the original.
    */
   ANALYTICS_DEDUP_WINDOW: Type.Integer({ minimum: 10, maximum: 5000, default: 50 }),
-  JWKS_URL: Type.String({ default: 'http://127.0.0.1:3001/.well-known/jwks.json' }),
-  JWT_ISSUER: Type.String({ default: 'taskmesh-auth' }),
-  JWT_AUDIENCE: Type.String({ default: 'taskmesh' }),
-  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10000 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
