@@ -103,9 +103,14 @@ describe('gateway rate limits', () => {
     }
     const sixth = await login(app);
     expect(sixth.statusCode).toBe(429);
-    expect(sixth.json()).toEqual({ code: 'GATEWAY_ERR_RATE_LIMITED', message: expect.any(String) });
+    expect(sixth.json()).toEqual({
+      code: 'GATEWAY_ERR_RATE_LIMITED',
+      message: expect.stringMatching(/^too many requests; retry in \d+ (seconds?|minute)$/),
+    });
     expect(Number(sixth.headers['retry-after'])).toBeGreaterThan(0);
     expect(sixth.headers['ratelimit-remaining']).toBe('0');
+    expect(sixth.headers['ratelimit-limit']).toBe('5');
+    expect(sixth.headers['ratelimit-reset']).toBe(sixth.headers['retry-after']);
     // Register counts in a bucket of its own.
     const register = await app.inject({
       method: 'POST',
