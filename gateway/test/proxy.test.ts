@@ -213,6 +213,33 @@ describe('gateway routing', () => {
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
 
+  it('when a browser from a configured origin reads a task, then the answer carries its CORS headers; another origin gets none', async () => {
+    const ok = await app.inject({
+      method: 'GET',
+      url: '/tasks/c-1',
+      headers: { authorization: `Bearer ${token}`, origin: 'https://app.example.com' },
+    });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(ok.headers['access-control-expose-headers']).toBe(
+      'x-request-id, ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after',
+    );
+    expect(ok.headers['access-control-allow-credentials']).toBeUndefined();
+    expect(ok.headers.vary).toBe('Origin');
+    const other = await app.inject({
+      method: 'GET',
+      url: '/tasks/c-1',
+      headers: { authorization: `Bearer ${token}`, origin: 'https://evil.example.com' },
+    });
+    expect(other.statusCode).toBe(200);
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    // Even a refusal tells a browser which origin may read it.
+    const refused = await app.inject({ method: 'GET', url: '/tasks/c-1', headers: { origin: 'https://app.example.com' } });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(refused.headers.vary).toBe('Origin');
+  });
+
   it('when requests have passed, then /metrics shows request durations by route template and upstream latency by status', async () => {
     await app.inject({ method: 'GET', url: '/tasks/abc', headers: { authorization: `Bearer ${token}` } });
     const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;

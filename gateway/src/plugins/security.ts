@@ -38,12 +38,34 @@ export const securityPlugin = fp<SecurityOptions>(
       done();
     });
     if (opts.corsOrigins.length > 0) {
-      await app.register(cors, {
-        origin: [...opts.corsOrigins],
-        methods: ['GET', 'POST', 'PATCH', 'DELETE'],
-        allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'traceparent'],
-        exposedHeaders: ['x-request-id', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after'],
-        maxAge: 600,
+      const exposedHeaders = ['x-request-id', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after'];
+      // Preflights are @fastify/cors's, registered in a scope of its own: its hook then runs for its
+      // OPTIONS route only, instead of for every request (it spreads its options into a new
+      // object and resolves the origin through a callback each time).
+      await app.register(async (preflight) => {
+        await preflight.register(cors, {
+          origin: [...opts.corsOrigins],
+          methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+          allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'traceparent'],
+          exposedHeaders,
+          maxAge: 600,
+        });
+      });
+      // Every other answer gets what @fastify/cors gives it for these options: Vary: Origin, the
+      // origin echoed when it is allowed, and the exposed headers.
+      const anyOrigin = opts.corsOrigins.includes('*');
+      const allowed = new Set(opts.corsOrigins);
+      const exposed = exposedHeaders.join(', ');
+      app.addHook('onRequest', (request, reply, done) => {
+        if (request.method === 'OPTIONS') return done();
+        const vary = reply.getHeader('vary');
+        if (vary === undefined) void reply.header('vary', 'Origin');
+        else if (!/(?:^|,)\s*(?:\*|origin)\s*(?:,|$)/i.test(String(vary))) void reply.header('vary', `${String(vary)}, Origin`);
+        const origin = request.headers.origin;
+        if (anyOrigin) void reply.header('access-control-allow-origin', '*');
+        else if (origin !== undefined && allowed.has(origin)) void reply.header('access-control-allow-origin', origin);
+        void reply.header('access-control-expose-headers', exposed);
+        done();
       });
     }
   },
