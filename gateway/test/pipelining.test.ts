@@ -50,8 +50,9 @@ describe('upstream pipelining', () => {
       expect(res.statusCode).toBe(200);
       expect(res.json<Echo>().url).toBe(`/tasks/t-${i}?n=${i}`);
     });
-    // Released together by the rate limiter, they go PIPELINING to a socket instead of one each.
-    expect((await task.connections()) - before).toBeLessThanOrEqual(Math.ceil(100 / PIPELINING));
+    // Released together by the rate limiter, they go up to PIPELINING to a socket (7 sockets when the
+    // whole burst is counted in one batch) instead of one socket each (100).
+    expect((await task.connections()) - before).toBeLessThanOrEqual(2 * Math.ceil(100 / PIPELINING));
   });
 
   it('when a slow read is in flight, then a read arriving later is not queued behind it', async () => {
