@@ -66,7 +66,11 @@ async function main(): Promise<void> {
     const exited = new Promise((resolve) => sut.child.once('exit', resolve));
     sut.child.kill('SIGTERM');
     await exited;
-    const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    // The loader's worker thread writes a small profile of its own; the main thread's is the largest.
+    const file = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .sort((a, b) => fs.statSync(path.join(dir, b)).size - fs.statSync(path.join(dir, a)).size)[0];
     if (!file) throw new Error('no profile written');
     const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { nodes: Node[] };
     const total = profile.nodes.reduce((n, x) => n + x.hitCount, 0);
