@@ -1,24 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { serverConfig, tokenVerifierConfig } from '@taskmesh/fastify-plugins';
 
 const Milliseconds = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
 
 /** The environment the gateway reads; names are the variable names. */
 export const ConfigSchema = Type.Object({
-  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
-  HOST: Type.String({ default: '0.0.0.0' }),
-  LOG_LEVEL: Type.Union(
-    [
-      Type.Literal('fatal'),
-      Type.Literal('error'),
-      Type.Literal('warn'),
-      Type.Literal('info'),
-      Type.Literal('debug'),
-      Type.Literal('trace'),
-      Type.Literal('silent'),
-    ],
-    { default: 'info' },
-  ),
-  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10000 }),
+  ...serverConfig(8080),
 
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
   /** Short on purpose: a dead or hanging Redis must not hold requests (see docs/gateway.md). */
@@ -44,9 +31,7 @@ export const ConfigSchema = Type.Object({
   BREAKER_RESET_TIMEOUT_MS: Milliseconds(10000, 'time an open breaker waits before letting one trial call through'),
   BREAKER_ROLLING_WINDOW_MS: Milliseconds(10000, 'window over which the failure percentage is computed'),
 
-  JWKS_URL: Type.String({ default: 'http://127.0.0.1:3001/.well-known/jwks.json' }),
-  JWT_ISSUER: Type.String({ default: 'taskmesh-auth' }),
-  JWT_AUDIENCE: Type.String({ default: 'taskmesh' }),
+  ...tokenVerifierConfig(),
   JWKS_REFETCH_COOLDOWN_MS: Milliseconds(5000, 'least time between two JWKS fetches caused by an unknown kid'),
   TOKEN_CACHE_SIZE: Type.Integer({ minimum: 0, default: 10000, description: 'verified tokens kept until their exp; 0 disables' }),
 

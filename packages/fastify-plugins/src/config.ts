@@ -46,7 +46,8 @@ export const LogLevelSchema = Type.Union(
 
 /** Where to listen, how to log, how long to drain on SIGTERM. */
 export const serverConfig = (port: number) => ({
-  PORT: Type.Integer({ minimum: 1, maximum: 65535, default: port }),
+  /** 0 asks the system for a free port (tests). */
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: port }),
   HOST: Type.String({ default: '0.0.0.0' }),
   LOG_LEVEL: LogLevelSchema,
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10000 }),
