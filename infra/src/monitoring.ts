@@ -54,7 +54,7 @@ export interface MonitoringProps {
   readonly grafanaNodePort?: number;
   /** @default 'prom/prometheus:v2.54.1' */
   readonly prometheusImage?: string;
-  /** @default 'grafana/grafana:11.2.2' */
+  /** @default 'grafana/grafana:12.2.0' */
   readonly grafanaImage?: string;
 }
 
@@ -310,7 +310,7 @@ export class Monitoring extends Construct {
       containers: [
         {
           name,
-          image: props.grafanaImage ?? 'grafana/grafana:11.2.2',
+          image: props.grafanaImage ?? 'grafana/grafana:12.2.0',
           imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
           ports: [{ number: GRAFANA_PORT, name: 'http' }],
           envVariables: {
