@@ -319,7 +319,7 @@ export async function startKafka({ port = 9092, controllerPort = port + 1, timeo
       const cp = `${libs}/*`;
       const jvm = [`-Dlog4j.configuration=file:${path.join(inst.dir, 'log4j.properties')}`, '-Xms128m', '-Xmx512m', '-XX:+UseG1GC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true'];
       if (!fs.existsSync(path.join(logDir, 'meta.properties'))) {
-        const clusterId = randomBytes(16).toString('base64url');
+        const clusterId = kafkaClusterId();
         run('kafka', java, [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted']);
       }
       return launch(inst, java, [...jvm, '-cp', cp, 'kafka.Kafka', props]);
@@ -339,6 +339,17 @@ export async function startFerret({ port = 27017, timeoutMs = 30000 } = {}) {
     launchIt: () => launch(inst, bin, ['-listen', `127.0.0.1:${port}`, '-data', path.join(inst.dir, 'data')]),
   });
   return { ...started, uri };
+}
+
+/**
+ * A random cluster id as Kafka makes them: 16 bytes in base64url, never starting with "-", which
+ * the storage tool's argument parser would read as an option (1 id in 64 otherwise).
+ */
+export function kafkaClusterId() {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function kafkaProperties({ port, controllerPort, logDir }) {

@@ -65,3 +65,14 @@ describe('npm run infra:up / infra:status / infra:down', () => {
     expect(res.stderr).toMatch(/redis: not reachable at 127\.0\.0\.2:6399/);
   });
 });
+
+describe('kafka cluster ids', () => {
+  it('when many are made, then none starts with "-" (the storage tool would read it as an option) and all are 22 base64url characters', async () => {
+    // @ts-expect-error: plain ESM script without type declarations
+    const { kafkaClusterId } = await import('../scripts/infra-lib.mjs');
+    const ids: string[] = Array.from({ length: 5000 }, () => kafkaClusterId());
+    expect(ids.filter((id) => id.startsWith('-'))).toEqual([]);
+    expect(ids.every((id) => /^[A-Za-z0-9_-]{22}$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
