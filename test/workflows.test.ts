@@ -219,15 +219,17 @@ describe('CD workflow', () => {
     expect(matrix.map((m) => m.image).sort()).toEqual(['analytics', 'auth', 'gateway', 'task']);
     for (const m of matrix) {
       const workspace = m.image === 'gateway' ? 'gateway' : `services/${m.image}`;
-      expect(m.dockerfile).toBe(`${workspace}/Dockerfile`);
+      expect(m.workspace).toBe(workspace);
       expect(fs.existsSync(path.join(ROOT, workspace, 'package.json'))).toBe(true);
     }
     const build = images.steps.find((s) => s.uses?.startsWith('docker/build-push-action@'))!;
     expect(build.with).toMatchObject({
       context: '.',
+      file: 'Dockerfile',
       platforms: 'linux/amd64,linux/arm64',
       push: "${{ github.event_name == 'push' }}",
     });
+    expect(String(build.with?.['build-args']).trim().split('\n')).toEqual(['WORKSPACE=${{ matrix.workspace }}', 'PORT=${{ matrix.port }}']);
     const meta = images.steps.find((s) => s.uses?.startsWith('docker/metadata-action@'))!;
     expect(meta.with?.images).toBe('ghcr.io/${{ github.repository_owner }}/taskmesh/${{ matrix.image }}');
     expect(allUses(cd)).toEqual(expect.arrayContaining([expect.stringMatching(/^docker\/setup-qemu-action@/)]));
@@ -251,15 +253,15 @@ describe('CD workflow', () => {
     expect(kindConfig.name ?? cd.env?.CLUSTER_NAME).toBe(cd.env?.CLUSTER_NAME);
 
     const skaffold = parse(fs.readFileSync(path.join(ROOT, 'skaffold.yaml'), 'utf8')) as {
-      build: { artifacts: Array<{ image: string; docker?: { dockerfile?: string } }> };
+      build: { artifacts: Array<{ image: string; docker?: { dockerfile?: string; buildArgs?: Record<string, string> } }> };
       profiles: Array<{ name: string }>;
     };
     expect(skaffold.profiles.map((p) => p.name)).toContain('laptop');
     const matrix = images.strategy?.matrix?.include ?? [];
-    expect(skaffold.build.artifacts.map((a) => [a.image, a.docker?.dockerfile]).sort()).toEqual(
-      matrix.map((m) => [`taskmesh/${m.image}`, m.dockerfile]).sort(),
-    );
-    for (const m of matrix) expect(fs.existsSync(path.join(ROOT, m.dockerfile!)), m.dockerfile).toBe(true);
+    expect(
+      skaffold.build.artifacts.map((a) => [a.image, a.docker?.dockerfile, a.docker?.buildArgs?.WORKSPACE, a.docker?.buildArgs?.PORT]).sort(),
+    ).toEqual(matrix.map((m) => [`taskmesh/${m.image}`, 'Dockerfile', m.workspace, String(m.port)]).sort());
+    expect(fs.existsSync(path.join(ROOT, 'Dockerfile'))).toBe(true);
   });
 
   it('when the system is up, then the job runs the smoke test, a load until an HPA scales up, and a task restart under load', () => {

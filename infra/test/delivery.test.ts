@@ -22,14 +22,16 @@ function expand(pattern: string): string[] {
 }
 
 describe('skaffold.yaml', () => {
-  it('when it builds, then it builds the four images locally from their Dockerfiles and pushes nothing', () => {
+  it('when it builds, then it builds the four images locally from the one Dockerfile, each with its workspace and port, and pushes nothing', () => {
     expect(skaffold.build.local.push).toBe(false);
     const artifacts = Object.fromEntries(skaffold.build.artifacts.map((a: { image: string }) => [a.image, a]));
     expect(Object.keys(artifacts).sort()).toEqual(Object.keys(IMAGES).sort());
-    for (const [image, { workspace }] of Object.entries(IMAGES)) {
+    expect(fs.existsSync(path.join(REPO, 'Dockerfile'))).toBe(true);
+    for (const [image, { workspace, port }] of Object.entries(IMAGES)) {
       expect(artifacts[image].context, image).toBe('.');
-      expect(artifacts[image].docker.dockerfile, image).toBe(`${workspace}/Dockerfile`);
-      expect(fs.existsSync(path.join(REPO, workspace, 'Dockerfile')), image).toBe(true);
+      expect(artifacts[image].docker.dockerfile, image).toBe('Dockerfile');
+      expect(artifacts[image].docker.buildArgs, image).toEqual({ WORKSPACE: workspace, PORT: String(port) });
+      expect(fs.existsSync(path.join(REPO, workspace, 'src', 'server.ts')), image).toBe(true);
     }
   });
 
@@ -60,15 +62,20 @@ describe('skaffold.yaml', () => {
   });
 });
 
-describe.each(Object.entries(IMAGES))('the %s Dockerfile', (image, { workspace, port }) => {
-  const text = fs.readFileSync(path.join(REPO, workspace, 'Dockerfile'), 'utf8');
+describe('the Dockerfile', () => {
+  const text = fs.readFileSync(path.join(REPO, 'Dockerfile'), 'utf8');
   const stages = [...text.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gm)].map((m) => m[2]);
   const runtime = text.slice(text.lastIndexOf('\nFROM '));
 
   it('when built, then it compiles in one stage, installs production dependencies of this workspace only in another, and runs neither tool in the last', () => {
     expect(stages).toEqual(['manifests', 'build', 'deps', 'runtime']);
-    expect(text).toContain(`npx tsc -b ${workspace}`);
-    expect(text).toContain(`npm ci --omit=dev --workspace ${workspace}`);
+    expect(text).toContain('npx tsc -b "$WORKSPACE"');
+    expect(text).toContain('npm ci --omit=dev --workspace "$WORKSPACE"');
+    // each stage that uses the build args declares them, or they are empty there
+    for (const stage of text.split(/\nFROM /).slice(1)) {
+      if (stage.includes('$WORKSPACE') || stage.includes('${WORKSPACE}')) expect(stage).toMatch(/^ARG WORKSPACE$/m);
+      if (stage.includes('${PORT}')) expect(stage).toMatch(/^ARG PORT$/m);
+    }
     expect(text).toMatch(/ARG NODE_IMAGE=node:20[\w.-]*-(bookworm-slim|alpine)/);
     expect(runtime).not.toMatch(/npm (ci|install)|tsc/);
     // npm nests a dependency under a workspace package when the root holds another version of it
@@ -79,10 +86,15 @@ describe.each(Object.entries(IMAGES))('the %s Dockerfile', (image, { workspace, 
 
   it('when it runs, then it runs `node dist/server.js` with the tracing preload from the workspace as uid 10001', () => {
     expect(runtime).toContain('USER 10001:10001');
-    expect(runtime).toContain(`WORKDIR /app/${workspace}`);
-    expect(runtime).toContain(`EXPOSE ${port}`);
+    expect(runtime).toContain('WORKDIR /app/${WORKSPACE}');
+    expect(runtime).toContain('EXPOSE ${PORT}');
     expect(runtime).toContain('CMD ["node", "--import", "@taskmesh/telemetry/register", "dist/server.js"]');
     expect(runtime).toContain('ENV NODE_ENV=production');
+  });
+});
+
+describe.each(Object.entries(IMAGES))('the %s workspace, as the Dockerfile builds it', (image, { workspace }) => {
+  it('when built with --omit=dev and tsc -b, then it carries the preload and its server entry point', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(REPO, workspace, 'package.json'), 'utf8'));
     // A production dependency, so that `npm ci --omit=dev --workspace` installs the preload's own
     // dependencies, and a project reference, so that `tsc -b <workspace>` compiles it.

@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1.7
-# The task image. Built from the repository root, so that the shared workspace packages are in
-# reach (skaffold.yaml sets the context):  docker build -f services/task/Dockerfile .
+# Every image, one per deployable: WORKSPACE names it (gateway, services/auth, services/task,
+# services/analytics) and PORT is the port it listens on. Built from the repository root, so that
+# the shared workspace packages are in reach (skaffold.yaml and the CD workflow pass both):
+#   docker build --build-arg WORKSPACE=services/task --build-arg PORT=3002 -t taskmesh/task .
 
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
@@ -14,13 +16,15 @@ RUN find . -type f ! -name package.json ! -name package-lock.json -delete \
 
 # Compiles this workspace and the workspace packages it references.
 FROM ${NODE_IMAGE} AS build
+ARG WORKSPACE
+RUN test -n "$WORKSPACE" || { echo 'set --build-arg WORKSPACE=<gateway|services/auth|services/task|services/analytics>' >&2; exit 1; }
 WORKDIR /app
 COPY --from=manifests /src/ ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
-RUN npx tsc -b services/task \
+RUN npx tsc -b "$WORKSPACE" \
  && mkdir /out \
- && for ws in packages/* services/task; do \
+ && for ws in packages/* "$WORKSPACE"; do \
       mkdir -p "/out/$ws" && cp "$ws/package.json" "/out/$ws/"; \
       if [ -d "$ws/dist" ]; then cp -a "$ws/dist" "/out/$ws/"; fi; \
     done
@@ -28,13 +32,16 @@ RUN npx tsc -b services/task \
 # Production dependencies of this workspace alone (with those of the workspace packages it uses):
 # no dev dependencies, and nothing the other services need.
 FROM ${NODE_IMAGE} AS deps
+ARG WORKSPACE
 WORKDIR /app
 COPY --from=manifests /src/ ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --workspace services/task --no-audit --no-fund --ignore-scripts
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --workspace "$WORKSPACE" --no-audit --no-fund --ignore-scripts
 
 # bookworm-slim rather than distroless: the pod's preStop hook runs `sleep` (Kubernetes 1.28 has
 # no built-in sleep action), and that needs a binary to run.
 FROM ${NODE_IMAGE} AS runtime
+ARG WORKSPACE
+ARG PORT
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/package.json ./
@@ -44,6 +51,6 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=deps /app/packages/ ./packages/
 COPY --from=build /out/ ./
 USER 10001:10001
-WORKDIR /app/services/task
-EXPOSE 3002
+WORKDIR /app/${WORKSPACE}
+EXPOSE ${PORT}
 CMD ["node", "--import", "@taskmesh/telemetry/register", "dist/server.js"]
