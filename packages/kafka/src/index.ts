@@ -4,3 +4,4 @@ export { EventProducer, type EventProducerOptions, type OutgoingMessage } from '
 export { startConsumer, decodeHeaders, type ConsumedMessage, type ConsumerHandle, type ConsumerOptions } from './consumer.js';
 export { kafkaMetrics, type KafkaMetrics } from './metrics.js';
 export { traceHeaders } from './tracing.js';
+export { kafkaPlugin, parseBrokers, type KafkaPluginOptions } from './plugin.js';

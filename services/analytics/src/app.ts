@@ -1,13 +1,13 @@
 import swagger from '@fastify/swagger';
 import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
 import { createServiceApp } from '@taskmesh/fastify-plugins';
+import { kafkaPlugin, parseBrokers } from '@taskmesh/kafka';
 import { mongoPlugin } from '@taskmesh/mongo';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { Config } from './config.js';
 import { StatsRepository } from './domain/stats/stats-repository.js';
 import { statsEvents, statsTopics } from './events/index.js';
 import type { ProcessingHooks } from './events/stats-consumer.js';
-import { kafkaPlugin } from './plugins/kafka.js';
 import { analyticsRoutes } from './routes/analytics/index.js';
 
 export interface AppOptions {
@@ -45,7 +45,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     maxPoolSize: config.MONGODB_MAX_POOL_SIZE,
     appName: 'analytics',
   });
-  await app.register(kafkaPlugin, { brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()), clientId: 'analytics' });
+  await app.register(kafkaPlugin, { brokers: parseBrokers(config.KAFKA_BROKERS), clientId: 'analytics' });
   await app.register(accessTokenPlugin, {
     verify: createAccessTokenVerifier({ jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
   });

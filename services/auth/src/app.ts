@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
 import { createServiceApp } from '@taskmesh/fastify-plugins';
+import { kafkaPlugin, parseBrokers } from '@taskmesh/kafka';
 import { mongoPlugin } from '@taskmesh/mongo';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { adminEmails, type Config } from './config.js';
@@ -12,7 +13,6 @@ import { createAuthMetrics } from './domain/metrics.js';
 import { createPasswordHasher } from './domain/passwords/password-hasher.js';
 import { SessionRepository } from './domain/sessions/session-repository.js';
 import { UserRepository } from './domain/users/user-repository.js';
-import { kafkaPlugin } from './plugins/kafka.js';
 import { authRoutes } from './routes/auth/index.js';
 import { wellKnownRoutes } from './routes/well-known/index.js';
 
@@ -62,7 +62,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     maxPoolSize: config.MONGODB_MAX_POOL_SIZE,
     appName: 'auth',
   });
-  await app.register(kafkaPlugin, { brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()), clientId: 'auth' });
+  await app.register(kafkaPlugin, { brokers: parseBrokers(config.KAFKA_BROKERS), clientId: 'auth' });
   // Own tokens are checked against own keys in memory: no HTTP round trip to itself.
   await app.register(accessTokenPlugin, {
     verify: createAccessTokenVerifier({ jwks: keys.jwks, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),

@@ -94,5 +94,5 @@ export const statsEvents = fp<StatsEventsOptions>(
       await handle.stop();
     });
   },
-  { name: 'analytics-stats-events', dependencies: ['analytics-kafka', '@taskmesh/mongo'] },
+  { name: 'analytics-stats-events', dependencies: ['@taskmesh/kafka', '@taskmesh/mongo'] },
 );

@@ -1,7 +1,10 @@
 import '@taskmesh/fastify-plugins';
-import { EventProducer, createKafka, pingKafka, type Kafka } from '@taskmesh/kafka';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Kafka } from 'kafkajs';
+import { pingKafka } from './admin.js';
+import { createKafka } from './client.js';
+import { EventProducer } from './producer.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,13 +13,17 @@ declare module 'fastify' {
 }
 
 export interface KafkaPluginOptions {
+  /** `host:port` of one or more brokers. */
   readonly brokers: readonly string[];
+  /** Shows in broker logs and quotas; usually the service name. */
   readonly clientId: string;
 }
 
 /**
- * One Kafka client and idempotent producer per process. The producer connects on first send,
- * not here: the service starts (and logins work) while Kafka is down, and readiness says so.
+ * One Kafka client and one idempotent producer per process, as `app.kafka`. The producer
+ * connects on first send, not here: the service starts while Kafka is down, and readiness says
+ * so. Producers and consumers made from the client count into the app's registry
+ * (`kafka_messages_*_total`, `kafka_consumer_lag`).
  */
 export const kafkaPlugin = fp<KafkaPluginOptions>(
   async (app: FastifyInstance, opts) => {
@@ -28,5 +35,12 @@ export const kafkaPlugin = fp<KafkaPluginOptions>(
       await producer.disconnect().catch((err: unknown) => app.log.warn({ err }, 'kafka producer did not disconnect cleanly'));
     });
   },
-  { name: 'auth-kafka', dependencies: ['@taskmesh/health', '@taskmesh/metrics'] },
+  { name: '@taskmesh/kafka', dependencies: ['@taskmesh/health', '@taskmesh/metrics'] },
 );
+
+/** Splits a `KAFKA_BROKERS` value (`host:port,host:port`). */
+export const parseBrokers = (value: string): string[] =>
+  value
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
