@@ -1,6 +1,7 @@
 import { Duration, Size as DataSize } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
+import { grafanaDashboardProvider } from '@taskmesh/dashboards';
 import { Construct } from 'constructs';
 import { hashOf, limitEphemeralStorage, selectPods } from './http-service.js';
 import { type Peer, selectorLabels, workloadLabels } from './labels.js';
@@ -8,6 +9,9 @@ import { LOCAL_PLACEHOLDER_SECRETS, PLACEHOLDER_ANNOTATION } from './local-secre
 import type { TrafficRules } from './network.js';
 import { restrictedContainerSecurityProps, restrictedPodSecurityProps } from './security.js';
 import { pdb } from './workload-defaults.js';
+
+/** Where Grafana finds the dashboards ConfigMap; its provider file points there. */
+const DASHBOARDS_PATH = '/var/lib/grafana-dashboards';
 
 /** The uid of the Prometheus datasource that dashboards refer to. */
 export const PROMETHEUS_DATASOURCE_UID = 'prometheus';
@@ -251,23 +255,7 @@ export class Monitoring extends Construct {
         null,
         2,
       ),
-      'dashboards.yaml': JSON.stringify(
-        {
-          apiVersion: 1,
-          providers: [
-            {
-              name: 'taskmesh',
-              folder: 'Taskmesh',
-              type: 'file',
-              disableDeletion: true,
-              allowUiUpdates: false,
-              options: { path: '/var/lib/grafana-dashboards' },
-            },
-          ],
-        },
-        null,
-        2,
-      ),
+      'dashboards.yaml': JSON.stringify(grafanaDashboardProvider(DASHBOARDS_PATH), null, 2),
     };
     const dashboards: Record<string, string> = {};
     for (const file of Object.keys(props.dashboards ?? {}).sort()) {
@@ -351,7 +339,7 @@ export class Monitoring extends Construct {
               volume: provisioningVolume,
             },
             {
-              path: '/var/lib/grafana-dashboards',
+              path: DASHBOARDS_PATH,
               volume: kplus.Volume.fromConfigMap(this, 'grafana-dashboards-volume', dashboardMap, { name: 'dashboards' }),
             },
             {
