@@ -1,5 +1,7 @@
 // Local infrastructure: Redis (Debian package), Apache Kafka 3.9 in KRaft mode (jars from
-// Maven Central) and a MongoDB-wire server (FerretDB on SQLite, built from the Go module proxy).
+// Maven Central) and a single-node MongoDB-wire server on WiredTiger (secantusd-rs, built from the
+// Rust crate registry; it keeps MongoDB's single-document atomicity, unique indexes, TTL,
+// transactions and change streams).
 // Each is installed once into a cache outside the clone, started idempotently, health-checked
 // with a real protocol request and bounded in time. Tests import this module to start private
 // instances on free ports when they need to stop a server without disturbing the shared ones.
@@ -16,9 +18,11 @@ export const CACHE_DIR = process.env.TASKMESH_CACHE_DIR ?? path.join(os.homedir(
 export const DATA_DIR = process.env.TASKMESH_DATA_DIR ?? path.join(os.tmpdir(), 'taskmesh-infra');
 
 export const KAFKA_VERSION = '3.9.1';
-export const FERRETDB_VERSION = 'v1.24.0';
+/** The crate `secantus-mdb` (binary `secantusd-rs`), GPL-2.0: run as a separate process, never linked. */
+export const SECANTUS_VERSION = '0.5.3-beta.196';
 const KAFKA_LIBS = path.join(CACHE_DIR, `kafka-${KAFKA_VERSION}`, 'libs');
-const FERRETDB_BIN = path.join(CACHE_DIR, `ferretdb-${FERRETDB_VERSION}`, 'ferretdb-runner');
+const SECANTUS_ROOT = path.join(CACHE_DIR, `secantus-mdb-${SECANTUS_VERSION}`);
+const SECANTUS_BIN = path.join(SECANTUS_ROOT, 'bin', 'secantusd-rs');
 
 export const DEFAULTS = {
   redisUrl: 'redis://127.0.0.1:6379',
@@ -198,18 +202,83 @@ export function ensureKafkaInstalled() {
   return KAFKA_LIBS;
 }
 
-export function ensureFerretInstalled() {
-  if (fs.existsSync(FERRETDB_BIN)) return FERRETDB_BIN;
-  if (!which('go')) throw new InfraError('ferretdb', 'go is not installed: Go 1.22 or newer builds the MongoDB-wire server (https://go.dev/doc/install)');
-  say(`ferretdb: building FerretDB ${FERRETDB_VERSION} (SQLite backend) into ${FERRETDB_BIN} (once, about a minute)...`);
-  fs.mkdirSync(path.dirname(FERRETDB_BIN), { recursive: true });
-  const tmp = `${FERRETDB_BIN}.${process.pid}.tmp`;
-  run('ferretdb', 'go', ['build', '-trimpath', '-o', tmp, '.'], {
-    cwd: path.join(ROOT, 'tools', 'ferretdb'),
-    env: { ...process.env, CGO_ENABLED: '0' },
-  });
-  fs.renameSync(tmp, FERRETDB_BIN);
-  return FERRETDB_BIN;
+function cargoBin() {
+  const home = process.env.CARGO_HOME ?? path.join(os.homedir(), '.cargo');
+  return which('cargo') ?? (fs.existsSync(path.join(home, 'bin', 'cargo')) ? path.join(home, 'bin', 'cargo') : undefined);
+}
+
+const elapsed = (t0) => {
+  const s = Math.round((Date.now() - t0) / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+};
+
+/**
+ * Builds `secantusd-rs` once into the cache with `cargo install` (exact version, the crate's own
+ * lock file). It compiles WiredTiger from source: minutes on a small machine, so progress and the
+ * elapsed time are printed every 20 s. A second process that finds a build under way waits for it.
+ */
+export async function ensureMongoInstalled({ timeoutMs = 45 * 60_000 } = {}) {
+  if (fs.existsSync(SECANTUS_BIN)) return SECANTUS_BIN;
+  const cargo = cargoBin();
+  if (!cargo) throw new InfraError('mongodb', 'cargo is not installed: a Rust toolchain builds the local MongoDB-wire server (https://rustup.rs, or `apt-get install -y cargo`)');
+  for (const tool of ['cc', 'cmake']) {
+    if (!which(tool)) throw new InfraError('mongodb', `${tool} is not installed: it builds WiredTiger, the storage engine of the local MongoDB-wire server (\`apt-get install -y build-essential cmake\`)`);
+  }
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
+  const lock = `${SECANTUS_ROOT}.lock`;
+  const logFile = `${SECANTUS_ROOT}.build.log`;
+  const t0 = Date.now();
+  // One builder at a time: the lock folder holds the builder's pid.
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), `${process.pid}\n`);
+      break;
+    } catch {
+      const owner = readPid(path.join(lock, 'pid'));
+      if (!owner) {
+        fs.rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() - t0 > timeoutMs) throw new InfraError('mongodb', `another build (pid ${owner}) did not finish within ${Math.round(timeoutMs / 60_000)} min`, logFile);
+      if ((Date.now() - t0) % 30_000 < 1000) say(`mongodb: waiting for the build of secantusd-rs under way in pid ${owner} (${elapsed(t0)})...`);
+      await sleep(1000);
+      if (fs.existsSync(SECANTUS_BIN)) return SECANTUS_BIN;
+    }
+  }
+  try {
+    if (fs.existsSync(SECANTUS_BIN)) return SECANTUS_BIN;
+    say(`mongodb: building secantusd-rs ${SECANTUS_VERSION} (crate secantus-mdb, WiredTiger storage) into ${SECANTUS_ROOT} (once; about 10-15 minutes on 2 cores; log: ${logFile})...`);
+    const staging = `${SECANTUS_ROOT}.${process.pid}.tmp`;
+    fs.rmSync(staging, { recursive: true, force: true });
+    const log = fs.openSync(logFile, 'w');
+    // --ignore-rust-version: the crate declares a newer Rust than it needs; it builds and runs on 1.95.
+    const child = spawn(cargo, ['install', 'secantus-mdb', '--version', SECANTUS_VERSION, '--locked', '--ignore-rust-version', '--root', staging], {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, CARGO_TERM_COLOR: 'never', CARGO_TERM_PROGRESS_WHEN: 'never' },
+    });
+    fs.closeSync(log);
+    const ticker = setInterval(() => {
+      const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+      const compiled = text.match(/^\s*Compiling /gm)?.length ?? 0;
+      const last = text.trimEnd().split('\n').at(-1)?.trim() ?? '';
+      say(`mongodb: building secantusd-rs, ${elapsed(t0)} elapsed, ${compiled} crates compiled (${last.slice(0, 80)})`);
+    }, 20_000);
+    const killer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    const code = await new Promise((resolve) => child.once('exit', (c, sig) => resolve(c ?? sig)));
+    clearInterval(ticker);
+    clearTimeout(killer);
+    if (code !== 0 || !fs.existsSync(path.join(staging, 'bin', 'secantusd-rs'))) {
+      fs.rmSync(staging, { recursive: true, force: true });
+      throw new InfraError('mongodb', `\`cargo install secantus-mdb --version ${SECANTUS_VERSION}\` failed (exit ${code}) after ${elapsed(t0)}`, logFile);
+    }
+    fs.rmSync(SECANTUS_ROOT, { recursive: true, force: true });
+    fs.renameSync(staging, SECANTUS_ROOT);
+    say(`mongodb: secantusd-rs built in ${elapsed(t0)}`);
+    return SECANTUS_BIN;
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,17 +397,32 @@ export async function startKafka({ port = 9092, controllerPort = port + 1, timeo
   return { ...started, brokers };
 }
 
-/** @param {{ port?: number, timeoutMs?: number }} [opts] */
-export async function startFerret({ port = 27017, timeoutMs = 30000 } = {}) {
-  const bin = ensureFerretInstalled();
-  const inst = instance('ferretdb', port);
+/**
+ * A single-node MongoDB-wire server (secantusd-rs on WiredTiger) with its data under DATA_DIR. It
+ * answers `hello` as a one-member replica set, so transactions and change streams work.
+ * @param {{ port?: number, timeoutMs?: number }} [opts]
+ */
+export async function startMongo({ port = 27017, timeoutMs = 30000 } = {}) {
+  const bin = await ensureMongoInstalled();
+  await stopLegacyStore(port);
+  const inst = instance('mongodb', port);
   const uri = `mongodb://127.0.0.1:${port}`;
   const started = await startManaged(inst, {
     timeoutMs,
     healthy: () => mongoPing(uri, 1000),
-    launchIt: () => launch(inst, bin, ['-listen', `127.0.0.1:${port}`, '-data', path.join(inst.dir, 'data')]),
+    launchIt: () =>
+      launch(inst, bin, ['--host', '127.0.0.1', '--port', String(port), '--storage-path', path.join(inst.dir, 'data'), '--cache-size', '256M', '--log-level', 'WARNING']),
   });
   return { ...started, uri };
+}
+
+/** A FerretDB that an earlier version of these scripts left running on the port is stopped first. */
+async function stopLegacyStore(port) {
+  const legacy = instance('ferretdb', port);
+  if (fs.existsSync(legacy.dir)) {
+    say(`mongodb: stopping the FerretDB that an earlier version started on ${legacy.address}`);
+    await stopInstance(legacy);
+  }
 }
 
 /**
@@ -417,15 +501,15 @@ export async function up(env = process.env) {
   const jobs = [
     ['redis', redis, () => (redisPing(redis.port, redis.hostPort.split(':')[0])), () => startRedis({ port: redis.port })],
     ['kafka', kafka, () => kafkaMetadataOk(cfg.kafkaBrokers), () => startKafka({ port: kafka.port })],
-    ['ferretdb', mongo, () => mongoPing(cfg.mongodbUri), () => startFerret({ port: mongo.port })],
+    ['mongodb', mongo, () => mongoPing(cfg.mongodbUri), () => startMongo({ port: mongo.port })],
   ];
-  // Install everything first (sequentially: apt, Maven and Go each print their own progress),
+  // Install everything first (sequentially: apt, Maven and cargo each print their own progress),
   // then start the three servers side by side.
   for (const [name, where] of jobs) {
     if (!where.isLocal) continue;
     if (name === 'redis') ensureRedisInstalled();
     if (name === 'kafka') ensureKafkaInstalled();
-    if (name === 'ferretdb') ensureFerretInstalled();
+    if (name === 'mongodb') await ensureMongoInstalled();
   }
   const results = await Promise.allSettled(
     jobs.map(async ([name, where, healthy, start]) => {
@@ -472,7 +556,7 @@ export async function status(env = process.env) {
   const checks = [
     ['redis', redis.hostPort, redisPing(redis.port, redis.hostPort.split(':')[0]), pidOf('redis', redis.port)],
     ['kafka', kafka.hostPort, kafkaMetadataOk(cfg.kafkaBrokers), pidOf('kafka', kafka.port)],
-    ['ferretdb', mongo.hostPort, mongoPing(cfg.mongodbUri, 1000), pidOf('ferretdb', mongo.port)],
+    ['mongodb', mongo.hostPort, mongoPing(cfg.mongodbUri, 1000), pidOf('mongodb', mongo.port)],
   ];
   for (const [name, where, healthy, pid] of checks) {
     rows.push({ name, where, healthy: await healthy, pid });

@@ -27,9 +27,6 @@ const env = {
   AUTH_KEY_DIR: process.env.AUTH_KEY_DIR ?? path.join(DATA_DIR, 'auth-keys'),
   ADMIN_EMAILS: process.env.ADMIN_EMAILS ?? 'admin@example.com',
   NODE_ENV: process.env.NODE_ENV ?? 'development',
-  // The local MongoDB-wire server (FerretDB) applies concurrent updates to one document without
-  // isolation across connections; one connection per service serialises them, as MongoDB would.
-  ...(process.env.MONGODB_URI ? {} : { MONGODB_MAX_POOL_SIZE: process.env.MONGODB_MAX_POOL_SIZE ?? '1' }),
 };
 
 const COLORS = { auth: 35, task: 36, analytics: 33, gateway: 32 };

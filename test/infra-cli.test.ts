@@ -34,7 +34,7 @@ describe('npm run infra:up / infra:status / infra:down', () => {
       const first = await run('node', [cli, 'up'], { env, timeout: 120_000 });
       expect(first.stderr).toMatch(/redis\s+127\.0\.0\.1:\d+\s+started/);
       expect(first.stderr).toMatch(/kafka\s+127\.0\.0\.1:\d+\s+started/);
-      expect(first.stderr).toMatch(/ferretdb\s+127\.0\.0\.1:\d+\s+started/);
+      expect(first.stderr).toMatch(/mongodb\s+127\.0\.0\.1:\d+\s+started/);
 
       const second = await run('node', [cli, 'up'], { env, timeout: 60_000 });
       expect(second.stderr.match(/already running/g)).toHaveLength(3);

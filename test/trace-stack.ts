@@ -1,6 +1,6 @@
 /**
  * The gateway, task and analytics apps built in one process against the shared Redis, Kafka and
- * FerretDB, each listening on a free port of 127.0.0.1, with a database, topics, a consumer group
+ * local MongoDB-wire server, each listening on a free port of 127.0.0.1, with a database, topics, a consumer group
  * and rate-limit keys of their own. Used by the end-to-end trace test and by the dashboards test,
  * which scrapes the services' own metrics from it.
  *
@@ -91,11 +91,9 @@ export async function startPlatformStack(infra: StackInfra, opts: StackOptions =
     await analytics.listen({ host: '127.0.0.1', port: 0 });
 
     const task = await buildTask(
-      // One connection: FerretDB does not isolate concurrent updates of one document (npm start does the same).
       loadConfig(TaskConfig, {
         ...common,
         MONGODB_DB: databases[0],
-        MONGODB_MAX_POOL_SIZE: '1',
         TASK_EVENTS_TOPIC: taskTopic,
         OUTBOX_POLL_MS: '100',
       }),

@@ -178,9 +178,11 @@ describe('CI workflow', () => {
     }
   });
 
-  it('when tests run, then they reach real MongoDB 7, Kafka 3.9 in KRaft mode and Redis 7 containers', () => {
+  it('when tests run, then they reach real MongoDB 7 (a replica set), Kafka 3.9 in KRaft mode and Redis 7 containers', () => {
     const services = test.services!;
-    expect(services.mongo?.image).toBe('mongo:7');
+    const startMongo = test.steps.find((s) => s.name?.startsWith('Start MongoDB 7'))?.run ?? '';
+    expect(startMongo).toMatch(/docker run -d --name mongo -p 27017:27017 mongo:7 --replSet rs0/);
+    expect(startMongo).toMatch(/rs\.initiate/);
     expect(services.redis?.image).toBe('redis:7');
     expect(services.kafka?.image).toMatch(/^apache\/kafka:3\.9\.\d+$/);
     expect(services.kafka?.env).toMatchObject({ KAFKA_PROCESS_ROLES: 'broker,controller', KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false' });
@@ -193,7 +195,6 @@ describe('CI workflow', () => {
     });
     expect(services.redis?.ports).toEqual(['6379:6379']);
     expect(services.kafka?.ports).toEqual(['9092:9092']);
-    expect(services.mongo?.ports).toEqual(['27017:27017']);
   });
 
   it('when CI runs, then it typechecks, lints, lints the workflows, tests, synthesizes and checks drift', () => {

@@ -1,4 +1,4 @@
-import { MongoClient, type Collection, type Document, type IndexDescription, type MongoClientOptions } from 'mongodb';
+import { MongoClient, MongoServerError, type Collection, type Document, type IndexDescription, type MongoClientOptions } from 'mongodb';
 
 export interface MongoSettings {
   /** A MongoDB connection string: mongos in the cluster, the local server in development. */
@@ -40,9 +40,14 @@ export async function pingMongo(client: MongoClient): Promise<void> {
   if (res.ok !== 1) throw new Error('ping did not answer ok');
 }
 
+/** True for an index on a hashed key: the shard-key indexes of a sharded cluster. */
+const isHashed = (spec: IndexDescription): boolean => Object.values(spec.key).includes('hashed');
+
 /**
- * Creates indexes, carrying on where the server lacks a kind (a TTL index on a server without
- * TTL support, say): the caller learns which were skipped and enforces those rules in queries.
+ * Creates indexes, each under its own name; an existing identical index is a no-op. Every refusal
+ * is an error, with one exception: a hashed index on a server without hashed indexes (the local
+ * single-node store), where it only matters for sharding. That one is returned in `skipped`, so
+ * the caller can say so; nothing else is ever ignored.
  */
 export async function ensureIndexes<T extends Document>(
   collection: Collection<T>,
@@ -56,8 +61,15 @@ export async function ensureIndexes<T extends Document>(
       await collection.createIndexes([{ ...spec, name }]);
       created.push(name);
     } catch (err) {
-      skipped.push({ name, reason: (err as Error).message });
+      if (isHashed(spec) && err instanceof MongoServerError && err.code === CANNOT_CREATE_INDEX) {
+        skipped.push({ name, reason: err.message });
+        continue;
+      }
+      throw new Error(`cannot create index ${collection.collectionName}.${name}: ${(err as Error).message}`, { cause: err });
     }
   }
   return { created, skipped };
 }
+
+/** MongoDB's `CannotCreateIndex`: the server does not support an index of that kind. */
+const CANNOT_CREATE_INDEX = 67;

@@ -52,7 +52,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
 
   const stats = new StatsRepository(app.mongo.db, { dedupWindow: config.ANALYTICS_DEDUP_WINDOW, ...(opts.now ? { now: opts.now } : {}) });
   const { skipped } = await stats.ensureIndexes();
-  // Expected on FerretDB (no hashed indexes): the index only matters for sharding.
+  // Only on a server without hashed indexes (the local single-node store): it only matters for sharding.
   for (const s of skipped) app.log.info({ index: s.name, reason: s.reason }, 'index not created; carrying on');
   app.decorate('stats', stats);
 

@@ -3,7 +3,7 @@ import { envelope, type DomainEvent } from '@taskmesh/events';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain ESM script without type declarations
-import { freePort, startFerret, stopInstance } from '../../../scripts/infra-lib.mjs';
+import { freePort, startMongo, stopInstance } from '../../../scripts/infra-lib.mjs';
 import { buildApp } from '../src/app.js';
 import type { Config } from '../src/config.js';
 import { readDeadLetters } from '../src/events/dead-letters.js';
@@ -35,7 +35,7 @@ describe('when the statistics store is down', () => {
   beforeAll(async () => {
     issuer = await createTestIssuer();
     port = (await freePort()) as number;
-    store = (await startFerret({ port })) as Instance;
+    store = (await startMongo({ port })) as Instance;
     config = testConfig(issuer, { MONGODB_URI: store.uri });
     app = await buildApp(config, { logLevel: testLogLevel });
     producer = new TestProducer(config);
@@ -66,7 +66,7 @@ describe('when the statistics store is down', () => {
     expect(me.statusCode).toBe(503);
     expect(me.json()).toMatchObject({ code: 'ANALYTICS_ERR_STORE_UNAVAILABLE' });
 
-    store = (await startFerret({ port })) as Instance;
+    store = (await startMongo({ port })) as Instance;
     await producer.drained(config, 100_000);
 
     const after = await app.inject({ method: 'GET', url: '/analytics/me', headers: { authorization: `Bearer ${token}` } });

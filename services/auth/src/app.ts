@@ -77,8 +77,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,
   });
   const skipped = (await Promise.all([users, sessions, throttle].map((repo) => repo.ensureIndexes()))).flatMap((r) => r.skipped);
-  // Expected on FerretDB (no TTL indexes): expiry is enforced by the queries themselves.
-  if (skipped.length > 0) app.log.info({ skipped }, 'some indexes are not supported by this server; carrying on');
+  // Only a hashed index on a server without them (the local single-node store) is ever skipped.
+  if (skipped.length > 0) app.log.info({ skipped }, 'hashed indexes are not supported by this server; they only matter for sharding');
 
   const publisher = new UserEventPublisher({
     kafka: app.kafka.client,

@@ -2,28 +2,28 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 // @ts-expect-error: a plain ESM script without type declarations
-import { freePort, startFerret, stopInstance } from '../../../scripts/infra-lib.mjs';
+import { freePort, startMongo, stopInstance } from '../../../scripts/infra-lib.mjs';
 import { json, taskHarness, type TaskHarness } from './support.js';
 
-interface Ferret {
+interface Store {
   uri: string;
 }
 
 let port: number;
-let ferret: Ferret;
+let store: Store;
 let h: TaskHarness;
 let app: FastifyInstance;
 
 beforeAll(async () => {
   port = await freePort();
-  ferret = (await startFerret({ port })) as Ferret;
-  h = await taskHarness({ ...inject('infra'), mongodbUri: ferret.uri });
+  store = (await startMongo({ port })) as Ferret;
+  h = await taskHarness({ ...inject('infra'), mongodbUri: store.uri });
   app = await h.app();
 });
 
 afterAll(async () => {
   await h?.close();
-  if (ferret) await stopInstance(ferret);
+  if (store) await stopInstance(store);
 });
 
 describe('with the database down', () => {
@@ -33,7 +33,7 @@ describe('with the database down', () => {
     const created = await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'before' } });
     expect(created.statusCode).toBe(201);
 
-    await stopInstance(ferret, { keepData: true });
+    await stopInstance(store, { keepData: true });
     for (const opts of [
       { method: 'POST' as const, url: '/tasks', payload: { title: 'during' } },
       { method: 'GET' as const, url: '/tasks' },
@@ -47,7 +47,7 @@ describe('with the database down', () => {
     expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
     expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
 
-    ferret = (await startFerret({ port })) as Ferret;
+    store = (await startMongo({ port })) as Ferret;
     await expect
       .poll(async () => (await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'after' } })).statusCode, {
         // each attempt may wait out server selection (5 s) while the driver reconnects; a loaded

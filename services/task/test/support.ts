@@ -93,11 +93,7 @@ export async function taskHarness(infra: Infra, overrides: Partial<Config> = {})
   const dbName = `task_test_${randomUUID().slice(0, 8)}`;
   const issuer = await createTestIssuer();
   const watcher = new ShardKeyWatcher(dbName);
-  // One connection: FerretDB 1.24 (SQLite) applies an update as a read-modify-write that is not
-  // atomic across connections (measured: 200 concurrent $inc on one document over 20 connections
-  // left 10), while MongoDB guarantees single-document atomicity, which this service relies on.
-  // Over a single connection FerretDB serialises the commands and keeps that guarantee.
-  const client = createMongoClient({ uri: infra.mongodbUri, monitorCommands: true, appName: 'task-test', maxPoolSize: 1 });
+  const client = createMongoClient({ uri: infra.mongodbUri, monitorCommands: true, appName: 'task-test' });
   watcher.attach(client);
   await client.connect();
   const config: Config = {

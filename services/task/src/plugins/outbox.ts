@@ -34,8 +34,7 @@ export interface OutboxPluginOptions {
 export const outboxPlugin = fp<OutboxPluginOptions>(
   async (app: FastifyInstance, opts) => {
     const owners = new OutboxOwners(app.mongo.db.collection<OwnerMarker>('outbox_owners'));
-    const { skipped } = await ensureIndexes(app.mongo.db.collection('outbox_owners'), OutboxOwners.indexes);
-    if (skipped.length > 0) app.log.warn({ skipped }, 'outbox marker indexes not created');
+    await ensureIndexes(app.mongo.db.collection('outbox_owners'), OutboxOwners.indexes);
 
     // Few retries: the relay has its own back-off, and a short failure keeps rounds short.
     // kafkajs logs every failed connection attempt as an error; the relay already reports each

@@ -35,9 +35,11 @@ const accountOf = (email: string) => createHash('sha256').update(email).digest('
  * account exists, so it cannot reveal it. `maxFailures` failures within `windowSeconds` lock the
  * email for `lockoutSeconds`.
  *
- * Each failure is its own insert and the count is a query, not an `$inc` on a shared counter:
- * concurrent failures cannot be lost on any server (FerretDB's updates are read-modify-write,
- * so racing increments there drop), and an attacker gains nothing by sending them in parallel.
+ * Each failure is its own insert (removed by a TTL index when its window ends) and the count is a
+ * query: that gives an exact sliding window, which one `$inc` counter per account cannot, and an
+ * attacker gains nothing by sending failures in parallel. Locking is an insert under a unique
+ * `_id` or a compare-and-set on `lockedAt`, so of two failures that reach the limit together
+ * exactly one locks.
  */
 export class LoginThrottle {
   private readonly failures: Collection<FailureDoc>;

@@ -39,14 +39,17 @@ export interface RevocationDoc {
   expiresAt: Date;
 }
 
-// Housekeeping only: expiry is enforced by the queries, because FerretDB has no TTL indexes.
+// The TTL index removes expired documents, but only when MongoDB's TTL monitor next runs (every
+// 60 s by default): the queries still compare expiresAt, so a session ends on time to the second.
 const TTL: readonly IndexDescription[] = [{ key: { expiresAt: 1 }, name: 'expires_ttl', expireAfterSeconds: 0 }];
 
 /**
  * Refresh tokens and sessions, written only by inserts. Spending a token is the insert of its
- * hash into a collection keyed by it, so of two concurrent refreshes with one token exactly one
- * wins on any server, including FerretDB, whose conditional updates are not atomic. Revoking a
- * session is an insert too, checked at every use, so no later write can undo it.
+ * hash into a collection keyed by it: of two concurrent refreshes with one token exactly one wins
+ * (the unique `_id`), and the spent record outlives nothing but the session (TTL). Revoking a
+ * session is an insert too, checked at every use, so no later write can undo it. A conditional
+ * update of the token would be as atomic on MongoDB; inserts keep the token document immutable
+ * and the reuse evidence (which generation was replayed) intact for the revocation.
  *
  * All three collections are keyed (and, on a sharded cluster, hash-sharded) by `_id`, and every
  * read names it: each operation is routed to one shard.
