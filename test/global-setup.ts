@@ -1,5 +1,4 @@
 import type { TestProject } from 'vitest/node';
-// @ts-expect-error: a plain ESM script shared with the command line, without type declarations
 import { up } from '../scripts/infra-lib.mjs';
 
 export interface InfraEndpoints {

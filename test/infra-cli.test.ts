@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: plain ESM script without type declarations
 import { freePort } from '../scripts/infra-lib.mjs';
 
 const run = promisify(execFile);
@@ -68,7 +67,6 @@ describe('npm run infra:up / infra:status / infra:down', () => {
 
 describe('kafka cluster ids', () => {
   it('when many are made, then none starts with "-" (the storage tool would read it as an option) and all are 22 base64url characters', async () => {
-    // @ts-expect-error: plain ESM script without type declarations
     const { kafkaClusterId } = await import('../scripts/infra-lib.mjs');
     const ids: string[] = Array.from({ length: 5000 }, () => kafkaClusterId());
     expect(ids.filter((id) => id.startsWith('-'))).toEqual([]);

@@ -4,7 +4,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: plain ESM script without type declarations
 import { freePort } from '../scripts/infra-lib.mjs';
 
 const root = path.join(import.meta.dirname, '..');

@@ -6,7 +6,6 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain ESM script shared with the command line, without type declarations
 import { freePort } from '../scripts/infra-lib.mjs';
 
 // These tests check the scripts themselves (what they send, count, and decide) against a small

@@ -16,7 +16,6 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createTestIssuer } from '@taskmesh/access-token/testing';
 import autocannon from 'autocannon';
-// @ts-expect-error: plain ESM script without type declarations
 import { freePort, startRedis, stopInstance } from '../../scripts/infra-lib.mjs';
 
 const here = import.meta.dirname;

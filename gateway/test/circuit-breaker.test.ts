@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-// @ts-expect-error: plain ESM script without type declarations
 import { freePort } from '../../scripts/infra-lib.mjs';
 import { startGateway, testConfig } from './support/gateway.js';
 import { startStub, type StubUpstream } from './support/processes.js';

@@ -3,7 +3,6 @@ import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testin
 import type { FastifyInstance } from 'fastify';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-// @ts-expect-error: plain ESM script without type declarations
 import { freePort, startRedis, stopInstance } from '../../scripts/infra-lib.mjs';
 import type { Config } from '../src/config.js';
 import { startGateway, testConfig } from './support/gateway.js';

@@ -1,5 +1,4 @@
 import { describe, expect, inject, it } from 'vitest';
-// @ts-expect-error: plain ESM script without type declarations
 import { freePort, startRedis, stopInstance } from '../../../scripts/infra-lib.mjs';
 import { createRedis, pingRedis } from '../src/index.js';
 

@@ -2,16 +2,11 @@ import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testin
 import { envelope, type DomainEvent } from '@taskmesh/events';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error: plain ESM script without type declarations
-import { freePort, startMongo, stopInstance } from '../../../scripts/infra-lib.mjs';
+import { freePort, startMongo, stopInstance, type Started } from '../../../scripts/infra-lib.mjs';
 import { buildApp } from '../src/app.js';
 import type { Config } from '../src/config.js';
 import { readDeadLetters } from '../src/events/dead-letters.js';
 import { TestProducer, metricSum, testConfig, testLogLevel, topicsOf } from './helpers.js';
-
-interface Instance {
-  uri: string;
-}
 
 const hex24 = () => crypto.randomUUID().replace(/-/g, '').slice(0, 24);
 const created = (userId: string): DomainEvent =>
@@ -27,15 +22,15 @@ const created = (userId: string): DomainEvent =>
 describe('when the statistics store is down', () => {
   let issuer: TestIssuer;
   let port: number;
-  let store: Instance;
+  let store: Started;
   let config: Config;
   let app: FastifyInstance;
   let producer: TestProducer;
 
   beforeAll(async () => {
     issuer = await createTestIssuer();
-    port = (await freePort()) as number;
-    store = (await startMongo({ port })) as Instance;
+    port = await freePort();
+    store = await startMongo({ port });
     config = testConfig(issuer, { MONGODB_URI: store.uri });
     app = await buildApp(config, { logLevel: testLogLevel });
     producer = new TestProducer(config);
@@ -66,7 +61,7 @@ describe('when the statistics store is down', () => {
     expect(me.statusCode).toBe(503);
     expect(me.json()).toMatchObject({ code: 'ANALYTICS_ERR_STORE_UNAVAILABLE' });
 
-    store = (await startMongo({ port })) as Instance;
+    store = await startMongo({ port });
     await producer.drained(config, 100_000);
 
     const after = await app.inject({ method: 'GET', url: '/analytics/me', headers: { authorization: `Bearer ${token}` } });

@@ -3,7 +3,6 @@ import { EVENT_EXAMPLES, TOPICS, decodeEvent, validateEvent, type UserRegistered
 import { createKafka, startConsumer, type ConsumedMessage, type ConsumerHandle } from '@taskmesh/kafka';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-// @ts-expect-error: plain ESM script without type declarations
 import { freePort } from '../../../scripts/infra-lib.mjs';
 import { ADMIN_EMAIL, metricValue, register, startApp, stopApp, testConfig } from './helpers.js';
 

@@ -3,7 +3,6 @@ import { validateEvent, type TaskEvent } from '@taskmesh/events';
 import { createKafka, ensureTopics } from '@taskmesh/kafka';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-// @ts-expect-error: a plain ESM script without type declarations
 import { freePort, startKafka, stopInstance } from '../../../scripts/infra-lib.mjs';
 import type { TaskDocument } from '../src/domain/tasks/task-document.js';
 import { json, readTopic, taskHarness, type TaskHarness } from './support.js';

@@ -1,22 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-// @ts-expect-error: a plain ESM script without type declarations
-import { freePort, startMongo, stopInstance } from '../../../scripts/infra-lib.mjs';
+import { freePort, startMongo, stopInstance, type Started } from '../../../scripts/infra-lib.mjs';
 import { json, taskHarness, type TaskHarness } from './support.js';
 
-interface Store {
-  uri: string;
-}
-
 let port: number;
-let store: Store;
+let store: Started;
 let h: TaskHarness;
 let app: FastifyInstance;
 
 beforeAll(async () => {
   port = await freePort();
-  store = (await startMongo({ port })) as Ferret;
+  store = await startMongo({ port });
   h = await taskHarness({ ...inject('infra'), mongodbUri: store.uri });
   app = await h.app();
 });
@@ -47,7 +42,7 @@ describe('with the database down', () => {
     expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
     expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
 
-    store = (await startMongo({ port })) as Ferret;
+    store = await startMongo({ port });
     await expect
       .poll(async () => (await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'after' } })).statusCode, {
         // each attempt may wait out server selection (5 s) while the driver reconnects; a loaded
