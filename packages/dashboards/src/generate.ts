@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { grafanaDashboards, prometheusAlertRules } from './index.js';
+import { grafanaDashboards, prometheusAlertRules, promtoolRuleTests } from './index.js';
 
 /** File name → content of everything committed under `generated/`. */
 export function generatedFiles(): Record<string, string> {
@@ -9,6 +9,8 @@ export function generatedFiles(): Record<string, string> {
   for (const [name, dashboard] of Object.entries(grafanaDashboards())) files[name] = `${JSON.stringify(dashboard, null, 2)}\n`;
   // Prometheus reads rule files as YAML, of which JSON is a subset.
   files['alert-rules.json'] = `${JSON.stringify(prometheusAlertRules(), null, 2)}\n`;
+  // promtool test rules generated/alert-rules.test.json
+  files['alert-rules.test.json'] = `${JSON.stringify(promtoolRuleTests('alert-rules.json'), null, 2)}\n`;
   return files;
 }
 

@@ -1,7 +1,16 @@
-import { alertGroups, type AlertGroup } from './alerts.js';
+import { alertGroups, type AlertGroup, type AlertOptions } from './alerts.js';
 import { gatewayDashboard, kafkaDashboard, overviewDashboard, runtimeDashboard } from './dashboards.js';
 
-export { alertGroups, type AlertGroup, type AlertRule } from './alerts.js';
+export { alertGroups, RUNBOOK_DOC, runbookUrl, type AlertGroup, type AlertOptions, type AlertRule } from './alerts.js';
+export { alertCases, promtoolRuleTests, type AlertCase, type CaseKind, type Expectation } from './alert-tests.js';
+export {
+  PROMETHEUS_VERSION,
+  SERVICES_JOB,
+  prometheusConfig,
+  type PrometheusConfigOptions,
+  type ServiceDiscovery,
+  type StaticTarget,
+} from './prometheus.js';
 export { METRICS, TARGET_LABELS, type MetricName, type MetricSpec, type MetricSource, type MetricType } from './metrics.js';
 export { PROMETHEUS_UID, TRACES_UID } from './panels.js';
 export {
@@ -52,6 +61,14 @@ export function grafanaDashboards(): Record<string, object> {
 }
 
 /** Prometheus alerting rules in the rule-file format: `{ groups: [{ name, rules }] }`. */
-export function prometheusAlertRules(): { groups: AlertGroup[] } {
-  return plain({ groups: alertGroups() });
+export function prometheusAlertRules(options: AlertOptions = {}): { groups: AlertGroup[] } {
+  return plain({ groups: alertGroups(options) });
+}
+
+/**
+ * Every rule file Prometheus loads, by file name. The cluster mounts them from a ConfigMap into
+ * the folder its configuration names; the local run writes them next to its configuration.
+ */
+export function prometheusRuleFiles(options: AlertOptions = {}): Record<string, object> {
+  return { 'alerts.yaml': prometheusAlertRules(options) };
 }
