@@ -289,13 +289,13 @@ export async function ensureMongoInstalled({ timeoutMs = 45 * 60_000 } = {}) {
  * @typedef {{ name: string, component: string, dir: string, pidFile: string, logFile: string, address: string }} Instance
  */
 
-function instance(component, port) {
+export function instance(component, port) {
   const name = `${component}-${port}`;
   const dir = path.join(DATA_DIR, name);
   return { name, component, dir, pidFile: path.join(dir, 'pid'), logFile: path.join(dir, `${component}.log`), address: `127.0.0.1:${port}` };
 }
 
-function launch(inst, cmd, args, env = process.env) {
+export function launch(inst, cmd, args, env = process.env) {
   fs.mkdirSync(inst.dir, { recursive: true });
   const log = fs.openSync(inst.logFile, 'a');
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log], env, cwd: inst.dir });
@@ -305,7 +305,7 @@ function launch(inst, cmd, args, env = process.env) {
   return child.pid;
 }
 
-async function startManaged(inst, { healthy, launchIt, timeoutMs }) {
+export async function startManaged(inst, { healthy, launchIt, timeoutMs }) {
   const existing = readPid(inst.pidFile);
   // Ours and alive: give a slow answer (a loaded machine, a broker electing its controller) a
   // few seconds before deciding it is broken and restarting it.
