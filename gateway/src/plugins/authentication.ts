@@ -1,5 +1,4 @@
-import { TokenError, bearerToken, type Role } from '@taskmesh/access-token';
-import { AppError } from '@taskmesh/fastify-plugins';
+import { TokenError, bearerToken, missingRole, missingToken, tokenFailure, type Role } from '@taskmesh/access-token';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
 import type { TokenCache } from '../domain/token-cache.js';
@@ -16,13 +15,6 @@ declare module 'fastify' {
   }
 }
 
-const challenge = (code: string) => ({ 'www-authenticate': `Bearer error="invalid_token", error_description="${code}"` });
-
-function tokenFailure(err: TokenError): AppError {
-  if (err.code === 'AUTH_ERR_KEYS_UNAVAILABLE') return new AppError(err.code, 503, err.message, { 'retry-after': '2' });
-  return new AppError(err.code, 401, err.message, challenge(err.code));
-}
-
 /**
  * `app.authenticate` and `app.authenticateHook` (verify the bearer access token and set
  * `request.principal`, or answer 401) and `app.requireRole(role)` (403), with the same names and
@@ -35,13 +27,12 @@ export const authenticationPlugin = fp<AuthenticationOptions>(
     app.decorateRequest('principal', undefined);
 
     const failure = (err: unknown): unknown => (err instanceof TokenError ? tokenFailure(err) : err);
-    const missing = () => new AppError('AUTH_ERR_TOKEN_MISSING', 401, 'a bearer token is required', { 'www-authenticate': 'Bearer' });
     // An opaque refresh token, a Basic credential or anything else that is not a JWT.
     const notAccessToken = () => tokenFailure(new TokenError('AUTH_ERR_TOKEN_INVALID', 'the bearer token is not an access token'));
 
     const authenticate = async (request: FastifyRequest): Promise<void> => {
       const header = request.headers.authorization;
-      if (header === undefined || header === '') throw missing();
+      if (header === undefined || header === '') throw missingToken();
       const token = bearerToken(header);
       if (token === undefined) throw notAccessToken();
       try {
@@ -57,7 +48,7 @@ export const authenticationPlugin = fp<AuthenticationOptions>(
      */
     const authenticateHook = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
       const header = request.headers.authorization;
-      if (header === undefined || header === '') return done(missing());
+      if (header === undefined || header === '') return done(missingToken());
       const token = bearerToken(header);
       if (token === undefined) return done(notAccessToken());
       const principal = tokens.lookup(token);
@@ -76,7 +67,7 @@ export const authenticationPlugin = fp<AuthenticationOptions>(
     app.decorate('authenticate', authenticate);
     app.decorate('authenticateHook', authenticateHook);
     app.decorate('requireRole', (role: Role) => async (request: FastifyRequest) => {
-      if (request.principal?.role !== role) throw new AppError('AUTH_ERR_FORBIDDEN', 403, `the ${role} role is required`);
+      if (request.principal?.role !== role) throw missingRole(role);
     });
 
     // Callback style: this runs on every request, and the common case must not cost a promise.

@@ -13,4 +13,5 @@ export {
   type VerifierOptions,
   type VerifyAccessToken,
 } from './token.js';
+export { missingRole, missingToken, tokenErrors, tokenFailure } from './errors.js';
 export { accessTokenPlugin, type AccessTokenPluginOptions } from './plugin.js';

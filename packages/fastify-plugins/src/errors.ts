@@ -32,17 +32,17 @@ export function defineErrors<C extends Catalogue>(catalogue: C): { [K in keyof C
   return out;
 }
 
-/** Errors every service answers the same way, raised by the shared plugins. */
+/**
+ * Errors every service answers the same way, raised by the shared plugins. Token failures have
+ * their own catalogue in `@taskmesh/access-token`, rate limits theirs in the gateway.
+ */
 export const commonErrors = defineErrors({
   ERR_VALIDATION: [400, 'the request is invalid'],
   ERR_MALFORMED_JSON: [400, 'the body is not valid JSON'],
   ERR_FORBIDDEN_KEY: [400, 'the body contains a forbidden key such as __proto__ or constructor'],
-  ERR_UNAUTHORIZED: [401, 'a valid bearer token is required'],
-  ERR_FORBIDDEN: [403, 'not allowed'],
   ERR_NOT_FOUND: [404, 'no such route'],
   ERR_PAYLOAD_TOO_LARGE: [413, 'the body is larger than allowed'],
   ERR_UNSUPPORTED_MEDIA_TYPE: [415, 'the body must be application/json'],
-  ERR_RATE_LIMITED: [429, 'too many requests'],
   ERR_INTERNAL: [500, 'internal error'],
   ERR_UNAVAILABLE: [503, 'temporarily unavailable'],
 });

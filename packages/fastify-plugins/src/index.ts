@@ -1,5 +1,12 @@
 export { AppError, commonErrors, defineErrors, type ErrorFactory } from './errors.js';
-export { errorHandlerPlugin, toAppError } from './error-handler.js';
+export {
+  UNAVAILABLE_RETRY_AFTER,
+  errorHandlerPlugin,
+  toAppError,
+  type ErrorHandlerOptions,
+  type ErrorMapping,
+  type UnavailableTest,
+} from './error-handler.js';
 export { healthPlugin, type HealthOptions, type Readiness, type ReadinessCheck } from './health.js';
 export { metricsPlugin, type MetricsOptions } from './metrics.js';
 export { REQUEST_ID_HEADER, genRequestId } from './request-id.js';

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { errorHandlerPlugin } from './error-handler.js';
+import type { ErrorFactory } from './errors.js';
 import { healthPlugin } from './health.js';
 import { installJsonParser } from './json-parser.js';
 import { metricsPlugin } from './metrics.js';
@@ -20,6 +21,8 @@ export interface ServiceAppOptions {
   readonly trustProxy?: FastifyServerOptions['trustProxy'];
   /** Bound for each readiness check. @default 1000 */
   readonly readinessTimeoutMs?: number;
+  /** The service's answer when its store is unreachable (503, with Retry-After). @default ERR_UNAVAILABLE */
+  readonly unavailableError?: ErrorFactory;
 }
 
 /**
@@ -54,7 +57,7 @@ export async function createServiceApp(opts: ServiceAppOptions): Promise<Fastify
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
-  await app.register(errorHandlerPlugin);
+  await app.register(errorHandlerPlugin, opts.unavailableError ? { unavailableError: opts.unavailableError } : {});
   await app.register(healthPlugin, { checkTimeoutMs: opts.readinessTimeoutMs ?? 1000 });
   await app.register(metricsPlugin, { service: opts.service });
   return app;

@@ -7,8 +7,18 @@ export interface MongoSettings {
   readonly maxPoolSize?: number;
   /** @default 0 */
   readonly minPoolSize?: number;
-  /** Bound on finding a server before an operation fails. @default 5000 */
+  /**
+   * Bound on finding a server before an operation fails (a refused or dead server).
+   * @default 1000
+   */
   readonly serverSelectionTimeoutMs?: number;
+  /**
+   * Bound on waiting for the server's answer on an open connection (a hung server) and on opening
+   * one. With server selection this keeps each store call within about 3 s, below the gateway's
+   * upstream timeout (5 s), so a client gets the service's 503 rather than the gateway's 504.
+   * @default 2000
+   */
+  readonly socketTimeoutMs?: number;
   /** Shows in the server's logs and currentOp. */
   readonly appName?: string;
   /** Observe every command, e.g. to check that queries are targeted. @default false */
@@ -23,8 +33,9 @@ export function createMongoClient(settings: MongoSettings): MongoClient {
   const options: MongoClientOptions = {
     maxPoolSize: settings.maxPoolSize ?? 20,
     minPoolSize: settings.minPoolSize ?? 0,
-    serverSelectionTimeoutMS: settings.serverSelectionTimeoutMs ?? 5000,
-    connectTimeoutMS: 5000,
+    serverSelectionTimeoutMS: settings.serverSelectionTimeoutMs ?? 1000,
+    socketTimeoutMS: settings.socketTimeoutMs ?? 2000,
+    connectTimeoutMS: Math.min(settings.socketTimeoutMs ?? 2000, 2000),
     writeConcern: { w: 'majority' },
     retryWrites: true,
     retryReads: true,

@@ -1,3 +1,4 @@
 export { createMongoClient, ensureIndexes, pingMongo, type MongoSettings } from './client.js';
+export { isDuplicateKey, isTransientMongoError } from './errors.js';
 export { mongoPlugin, type MongoPluginOptions } from './plugin.js';
 export { observePool } from './pool-metrics.js';

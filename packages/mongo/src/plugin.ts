@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Db, MongoClient } from 'mongodb';
 import { createMongoClient, pingMongo, type MongoSettings } from './client.js';
+import { isTransientMongoError } from './errors.js';
 import { observePool } from './pool-metrics.js';
 
 declare module 'fastify' {
@@ -20,7 +21,10 @@ export interface MongoPluginOptions extends MongoSettings {
   readonly poolMetrics?: boolean;
 }
 
-/** One MongoClient per process, connected at start, closed in `onClose`, checked in readiness. */
+/**
+ * One MongoClient per process, connected at start, closed in `onClose`, checked in readiness; its
+ * transient errors are answered as the service's 503 by the shared error handler.
+ */
 export const mongoPlugin = fp<MongoPluginOptions>(
   async (app: FastifyInstance, opts) => {
     const owned = !opts.client;
@@ -30,6 +34,8 @@ export const mongoPlugin = fp<MongoPluginOptions>(
     await client.connect();
     app.decorate('mongo', { client, db: client.db(opts.dbName) });
     app.readiness?.add('mongo', () => pingMongo(client));
+    // A store that is down or hung answers 503 with Retry-After from any route, not a 500.
+    app.recogniseUnavailable?.(isTransientMongoError);
     app.addHook('onClose', async () => {
       stopObserving?.();
       if (owned) await client.close();

@@ -5,6 +5,7 @@ import { kafkaPlugin, parseBrokers } from '@taskmesh/kafka';
 import { mongoPlugin } from '@taskmesh/mongo';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { Config } from './config.js';
+import { errors } from './errors.js';
 import { StatsRepository } from './domain/stats/stats-repository.js';
 import { statsEvents, statsTopics } from './events/index.js';
 import type { ProcessingHooks } from './events/stats-consumer.js';
@@ -29,7 +30,11 @@ declare module 'fastify' {
 
 /** Builds the analytics service; never listens and never reads process.env. */
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<FastifyInstance> {
-  const app = await createServiceApp({ service: 'analytics', logLevel: opts.logLevel ?? config.LOG_LEVEL });
+  const app = await createServiceApp({
+    service: 'analytics',
+    logLevel: opts.logLevel ?? config.LOG_LEVEL,
+    unavailableError: errors.ANALYTICS_ERR_STORE_UNAVAILABLE,
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

@@ -1,13 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EVENT_SCHEMAS, decodeEvent, type DomainEvent } from '@taskmesh/events';
 import type { ConsumedMessage, EventProducer, Log } from '@taskmesh/kafka';
+import { isTransientMongoError } from '@taskmesh/mongo';
 import { effectOf } from '../domain/stats/effects.js';
-import {
-  GlobalWritePendingError,
-  isTransientStoreError,
-  type ApplyOutcome,
-  type StatsRepository,
-} from '../domain/stats/stats-repository.js';
+import { GlobalWritePendingError, type ApplyOutcome, type StatsRepository } from '../domain/stats/stats-repository.js';
 import { sendToDeadLetters, type DeadLetterCause } from './dead-letters.js';
 import type { ConsumerMetrics } from './metrics.js';
 
@@ -102,7 +98,7 @@ export function createMessageHandler(opts: MessageHandlerOptions): (message: Con
         return;
       } catch (err) {
         metrics.processed.inc({ type: event.type, outcome: 'error' });
-        if (isTransientStoreError(err) || err instanceof GlobalWritePendingError) {
+        if (isTransientMongoError(err) || err instanceof GlobalWritePendingError) {
           log.warn({ err, eventId: event.id }, 'statistics store unavailable; the message will be taken again');
           throw err;
         }

@@ -1,15 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ensureIndexes } from '@taskmesh/mongo';
-import {
-  Long,
-  MongoError,
-  MongoNetworkError,
-  MongoNotConnectedError,
-  MongoServerSelectionError,
-  MongoTopologyClosedError,
-  type Collection,
-  type Db,
-} from 'mongodb';
+import { ensureIndexes, isDuplicateKey } from '@taskmesh/mongo';
+import { Long, type Collection, type Db } from 'mongodb';
 import { daySeries, expiredDays, isDayKept, type DayCount } from './days.js';
 import { COUNTERS, touchesGlobal, type Counter, type Effect, type GlobalCounter } from './effects.js';
 import { KeyedQueue } from './keyed-queue.js';
@@ -124,20 +115,6 @@ const RACE_ATTEMPTS = 3;
 const WIDE: ReadonlySet<string> = new Set(['completionTimeMsTotal']);
 const operand = (name: string, v: number): number | Long => (WIDE.has(name) ? Long.fromNumber(v) : v);
 
-const isDuplicateKey = (err: unknown): boolean => err instanceof MongoError && (err.code === 11000 || err.code === 11001);
-
-/** The store did not answer (network, failover): worth retrying, not a fault of the event. */
-export function isTransientStoreError(err: unknown): boolean {
-  if (
-    err instanceof MongoNetworkError ||
-    err instanceof MongoServerSelectionError ||
-    err instanceof MongoNotConnectedError ||
-    err instanceof MongoTopologyClosedError
-  ) {
-    return true;
-  }
-  return err instanceof MongoError && (err.hasErrorLabel('RetryableWriteError') || err.hasErrorLabel('ResetPool'));
-}
 
 const digest = (text: string, chars: number): string => createHash('sha256').update(text).digest('base64url').slice(0, chars);
 

@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { isTransientStoreError, type StatsRepository } from '../../domain/stats/stats-repository.js';
-import { errors } from '../../errors.js';
+import type { StatsRepository } from '../../domain/stats/stats-repository.js';
 import { DayCountSchema, ErrorSchema, OverviewSchema, UserStatsSchema } from './schemas.js';
 
 export interface AnalyticsRoutesOptions {
@@ -9,16 +8,6 @@ export interface AnalyticsRoutesOptions {
 }
 
 const error = (description: string) => ({ ...Type.Ref('Error'), description });
-
-/** An unreachable store is a 503 the client may retry, not a 500. */
-async function fromStore<T>(read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (err) {
-    if (isTransientStoreError(err)) throw errors.ANALYTICS_ERR_STORE_UNAVAILABLE(undefined, { 'retry-after': '2' });
-    throw err;
-  }
-}
 
 /** `GET /analytics/me` and `GET /analytics/overview`; the caller's identity is the verified token's. */
 export async function analyticsRoutes(app: FastifyInstance, opts: AnalyticsRoutesOptions): Promise<void> {
@@ -39,7 +28,7 @@ export async function analyticsRoutes(app: FastifyInstance, opts: AnalyticsRoute
         response: { 200: Type.Ref('UserStats'), 401: error('No valid access token'), 503: error('Statistics store unavailable') },
       },
     },
-    async (request) => fromStore(() => opts.stats.userStats(request.principal!.userId)),
+    async (request) => opts.stats.userStats(request.principal!.userId),
   );
 
   app.get(
@@ -58,6 +47,6 @@ export async function analyticsRoutes(app: FastifyInstance, opts: AnalyticsRoute
         },
       },
     },
-    async () => fromStore(() => opts.stats.overview()),
+    async () => opts.stats.overview(),
   );
 }

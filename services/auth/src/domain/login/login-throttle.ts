@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { ensureIndexes } from '@taskmesh/mongo';
+import { ensureIndexes, isDuplicateKey } from '@taskmesh/mongo';
 import type { Collection, Db, IndexDescription } from 'mongodb';
-import { isDuplicateKey } from '../duplicate-key.js';
 
 /**
  * `auth.login_failures`, sharded on `{ account: "hashed" }`: one document per failed login.

@@ -1,6 +1,5 @@
-import { ensureIndexes } from '@taskmesh/mongo';
+import { ensureIndexes, isDuplicateKey } from '@taskmesh/mongo';
 import type { Collection, Db, IndexDescription } from 'mongodb';
-import { isDuplicateKey } from '../duplicate-key.js';
 
 export type RevokeReason = 'logout' | 'reuse' | 'user_gone';
 

@@ -1,8 +1,7 @@
 import type { Role } from '@taskmesh/access-token';
 import type { UserEvent } from '@taskmesh/events';
-import { ensureIndexes } from '@taskmesh/mongo';
+import { ensureIndexes, isDuplicateKey } from '@taskmesh/mongo';
 import type { Collection, Db, IndexDescription } from 'mongodb';
-import { isDuplicateKey } from '../duplicate-key.js';
 
 /**
  * `auth.users`, sharded on `{ email: 1 }`: the unique email index has the shard key as its prefix

@@ -1,3 +1,4 @@
+import { isDuplicateKey } from '@taskmesh/mongo';
 import type { Collection, IndexDescription } from 'mongodb';
 
 /**
@@ -27,8 +28,6 @@ export interface OwnerMarker {
 const EPOCH = new Date(0);
 /** Later than any real `nextRunAt`: a range bound that selects every unparked marker. */
 const FAR_FUTURE = new Date(8.64e15);
-
-const isDuplicateKey = (err: unknown): boolean => (err as { code?: number }).code === 11000;
 
 export class OutboxOwners {
   static readonly indexes: IndexDescription[] = [{ key: { nextRunAt: 1 }, name: 'due' }];

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TaskStatus } from '@taskmesh/events';
 import { traceHeaders } from '@taskmesh/kafka';
+import { isDuplicateKey } from '@taskmesh/mongo';
 import { ObjectId, type Collection, type Filter, type IndexDescription } from 'mongodb';
 import { errors } from '../../errors.js';
 import type { CreateTask, Task, UpdateTask } from '../../schemas/tasks.js';
@@ -35,7 +36,6 @@ export interface TaskPage {
 /** Optimistic retries of a change that lost a race with another change of the same task. */
 const MAX_ATTEMPTS = 5;
 
-const isDuplicateKey = (err: unknown): boolean => (err as { code?: number }).code === 11000;
 
 /**
  * Users' tasks. Every query and update names `ownerId`, the shard key, so that on a sharded

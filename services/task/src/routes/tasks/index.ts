@@ -1,7 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { commonErrors } from '@taskmesh/fastify-plugins';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { MongoNetworkError, MongoServerSelectionError } from 'mongodb';
 import type { WriteContext } from '../../domain/tasks/task-repository.js';
 import { errors } from '../../errors.js';
 import {
@@ -43,14 +41,6 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
   app.addHook('preValidation', async (request) => {
     const { id } = (request.params ?? {}) as { id?: string };
     if (id !== undefined && !OBJECT_ID.test(id)) throw errors.TASK_ERR_INVALID_ID();
-  });
-
-  // The database being unreachable is not the caller's fault nor a bug: 503, so clients retry.
-  app.setErrorHandler(async (err) => {
-    if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError) {
-      throw commonErrors.ERR_UNAVAILABLE('the task store is unreachable; try again shortly', { 'retry-after': '2' });
-    }
-    throw err;
   });
 
   app.post<{ Body: CreateTask; Headers: { 'idempotency-key'?: string } }>(
