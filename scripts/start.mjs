@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// `npm start`: runs the gateway and the three services against the local infrastructure, waits
-// until each is ready, prints where to go, and stops them all cleanly on Ctrl-C.
+// `npm start`: runs the gateway and the three services against the local infrastructure, and a
+// Prometheus scraping them with the cluster's job and rules, waits until each is ready, prints
+// where to go, and stops them all cleanly on Ctrl-C.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { DATA_DIR, ROOT, stackConfig } from './infra-lib.mjs';
+import { ensurePrometheusInstalled, localPrometheusFiles, startPrometheus, stopPrometheus } from './prometheus-lib.mjs';
 
 const infra = stackConfig();
 const port = (name, fallback) => Number(process.env[name] || fallback);
@@ -14,6 +16,10 @@ const services = [
   { name: 'gateway', dir: 'gateway', port: port('GATEWAY_PORT', 8080) },
 ];
 const [AUTH, TASK, ANALYTICS, GATEWAY] = services.map((s) => `http://127.0.0.1:${s.port}`);
+/** 0 runs without Prometheus. */
+const PROMETHEUS_PORT = port('PROMETHEUS_PORT', 9090);
+/** The cluster's 15 s unless asked otherwise (tests scrape faster). */
+const PROMETHEUS_INTERVAL = process.env.PROMETHEUS_SCRAPE_INTERVAL || undefined;
 
 const env = {
   ...process.env,
@@ -53,6 +59,8 @@ function pretty(line) {
 
 const children = new Map();
 let stopping = false;
+/** The Prometheus started here, stopped with the services. */
+let prometheus;
 
 function launch(svc) {
   // The tracing preload, as in the images: spans leave the process only when OTEL_* asks for it.
@@ -110,32 +118,69 @@ async function stopAll(code) {
   }, 15_000);
   await Promise.all(exits);
   clearTimeout(timer);
-  console.error('all services stopped. The infrastructure keeps running: `npm run infra:down` stops it.');
+  if (prometheus) await stopPrometheus(PROMETHEUS_PORT).catch((err) => console.error(`prometheus: ${err.message}`));
+  console.error(
+    `all services${prometheus ? ' and Prometheus' : ''} stopped. The infrastructure keeps running: \`npm run infra:down\` stops it.`,
+  );
   process.exit(code);
 }
 
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
+/** Prometheus is a help, not a part of the system: without it the services still start. */
+async function startLocalPrometheus() {
+  if (PROMETHEUS_PORT === 0) return 'not started (PROMETHEUS_PORT=0)';
+  try {
+    const files = await localPrometheusFiles({ port: PROMETHEUS_PORT, services, interval: PROMETHEUS_INTERVAL });
+    prometheus = await startPrometheus({ port: PROMETHEUS_PORT, ...files });
+    return undefined;
+  } catch (err) {
+    console.error(`prometheus: not started: ${err.message}`);
+    return `not started: ${err.message.split('\n')[0]}`;
+  }
+}
+
+// A first run builds Prometheus (minutes); before the services, so its progress reads clearly.
+let prometheusProblem;
+if (PROMETHEUS_PORT !== 0) {
+  try {
+    await ensurePrometheusInstalled();
+  } catch (err) {
+    console.error(`prometheus: ${err.message}`);
+    prometheusProblem = `not started: ${err.message.split('\n')[0]}`;
+  }
+}
+
 const t0 = Date.now();
 for (const svc of services) launch(svc);
 try {
-  await Promise.all(services.map((svc) => waitReady(svc)));
+  const [, problem] = await Promise.all([
+    Promise.all(services.map((svc) => waitReady(svc))),
+    prometheusProblem ? prometheusProblem : startLocalPrometheus(),
+  ]);
+  prometheusProblem = problem;
 } catch (err) {
   console.error(`\nstart failed: ${err.message}`);
   await stopAll(1);
 }
+const PROM = prometheus?.url;
 
 console.log(`
   taskmesh is up in ${((Date.now() - t0) / 1000).toFixed(1)} s
   gateway   ${GATEWAY}   (API docs: ${GATEWAY}/docs)
+  prometheus ${PROM ? `${PROM}   (rules: ${PROM}/api/v1/rules, alerts: ${PROM}/api/v1/alerts; HTTP API only, no web UI)` : prometheusProblem}
 
   try:
     curl -s -XPOST ${GATEWAY}/auth/register -H 'content-type: application/json' -d '{"email":"ada@example.com","password":"correct horse battery"}'
     TOKEN=$(curl -s -XPOST ${GATEWAY}/auth/login -H 'content-type: application/json' -d '{"email":"ada@example.com","password":"correct horse battery"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).accessToken')
     curl -s -XPOST ${GATEWAY}/tasks -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"title":"write the docs"}'
     curl -s ${GATEWAY}/tasks -H "authorization: Bearer $TOKEN"
-    curl -s ${GATEWAY}/analytics/me -H "authorization: Bearer $TOKEN"
+    curl -s ${GATEWAY}/analytics/me -H "authorization: Bearer $TOKEN"${
+      PROM
+        ? `\n    curl -s ${PROM}/api/v1/query --data-urlencode 'query=sum by (service) (rate(http_request_duration_seconds_count[1m]))'`
+        : ''
+    }
 
-  Ctrl-C stops the services.
+  Ctrl-C stops the services${PROM ? ' and Prometheus' : ''}.
 `);

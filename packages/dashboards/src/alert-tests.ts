@@ -82,9 +82,19 @@ const latencyCases: AlertCase[] = [
     kind: 'fires',
     name: 'when every request of task takes between 500 ms and 1 s, then the alert fires for task after 5 minutes, and probes do not count',
     series: [
-      ...histogram(TASKS, { '0.25': counter(...none('12m')), '0.5': counter(...none('12m')), '1': counter(...fast('12m')), '+Inf': counter(...fast('12m')) }),
+      ...histogram(TASKS, {
+        '0.25': counter(...none('12m')),
+        '0.5': counter(...none('12m')),
+        '1': counter(...fast('12m')),
+        '+Inf': counter(...fast('12m')),
+      }),
       // As slow, but a readiness probe: left out.
-      ...histogram(PROBE, { '0.25': counter(...none('12m')), '0.5': counter(...none('12m')), '1': counter(...fast('12m')), '+Inf': counter(...fast('12m')) }),
+      ...histogram(PROBE, {
+        '0.25': counter(...none('12m')),
+        '0.5': counter(...none('12m')),
+        '1': counter(...fast('12m')),
+        '+Inf': counter(...fast('12m')),
+      }),
     ],
     expect: [
       ...silent('1m', '5m'),
@@ -194,7 +204,8 @@ const errorCases: AlertCase[] = [
   },
 ];
 
-const lag = (partition: number) => `kafka_consumer_lag{service="analytics", group="analytics", topic="task.events", partition="${partition}"}`;
+const lag = (partition: number) =>
+  `kafka_consumer_lag{service="analytics", group="analytics", topic="task.events", partition="${partition}"}`;
 
 const lagCases: AlertCase[] = [
   {
