@@ -1,7 +1,7 @@
 import { Duration, Size as DataSize } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
-import { grafanaDashboardProvider } from '@taskmesh/dashboards';
+import { PROMETHEUS_VERSION, grafanaDashboardProvider, prometheusConfig } from '@taskmesh/dashboards';
 import { Construct } from 'constructs';
 import { hashOf, limitEphemeralStorage, selectPods } from './http-service.js';
 import { type Peer, selectorLabels, workloadLabels } from './labels.js';
@@ -56,7 +56,7 @@ export interface MonitoringProps {
   readonly services?: readonly Peer[];
   /** Node port of Grafana, for a kind host port mapping. @default - ClusterIP */
   readonly grafanaNodePort?: number;
-  /** @default 'prom/prometheus:v2.54.1' */
+  /** @default `prom/prometheus:v${PROMETHEUS_VERSION}`, the release the rule tests run on */
   readonly prometheusImage?: string;
   /** @default 'grafana/grafana:12.2.0' */
   readonly grafanaImage?: string;
@@ -111,38 +111,13 @@ export class Monitoring extends Construct {
     const { namespace } = props;
     const name = 'prometheus';
     const labels = workloadLabels(name, 'monitoring');
-    const config = {
-      global: { scrape_interval: '15s', evaluation_interval: '15s' },
-      rule_files: ['/etc/prometheus/rules/*.yaml'],
-      scrape_configs: [
-        {
-          job_name: 'kubernetes-pods',
-          kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [namespace] } }],
-          relabel_configs: [
-            { source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_scrape'], action: 'keep', regex: 'true' },
-            { source_labels: ['__meta_kubernetes_pod_phase'], action: 'drop', regex: 'Succeeded|Failed' },
-            {
-              source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_path'],
-              action: 'replace',
-              target_label: '__metrics_path__',
-              regex: '(.+)',
-            },
-            {
-              source_labels: ['__address__', '__meta_kubernetes_pod_annotation_prometheus_io_port'],
-              action: 'replace',
-              regex: '([^:]+)(?::\\d+)?;(\\d+)',
-              replacement: '$1:$2',
-              target_label: '__address__',
-            },
-            { source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_name'], target_label: 'app' },
-            { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
-            { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
-          ],
-        },
-        { job_name: 'prometheus', static_configs: [{ targets: [`localhost:${PROMETHEUS_PORT}`] }] },
-        ...(props.extraScrapeConfigs ?? []),
-      ],
-    };
+    // The same configuration as the local run's, with pods discovered in the namespace.
+    const config = prometheusConfig({
+      discovery: { kubernetesNamespace: namespace },
+      ruleFiles: ['/etc/prometheus/rules/*.yaml'],
+      selfAddress: `localhost:${PROMETHEUS_PORT}`,
+      extraScrapeConfigs: props.extraScrapeConfigs,
+    });
     const data = {
       'prometheus.yml': JSON.stringify(config, null, 2),
       'alerts.yaml': JSON.stringify(props.alertRules ?? { groups: [] }, null, 2),
@@ -186,14 +161,12 @@ export class Monitoring extends Construct {
       containers: [
         {
           name,
-          image: props.prometheusImage ?? 'prom/prometheus:v2.54.1',
+          image: props.prometheusImage ?? `prom/prometheus:v${PROMETHEUS_VERSION}`,
           imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
           args: [
             '--config.file=/etc/prometheus/prometheus.yml',
             '--storage.tsdb.path=/prometheus',
             '--storage.tsdb.retention.time=2d',
-            '--web.console.libraries=/usr/share/prometheus/console_libraries',
-            '--web.console.templates=/usr/share/prometheus/consoles',
           ],
           ports: [{ number: PROMETHEUS_PORT, name: 'http' }],
           securityContext: restrictedContainerSecurityProps,

@@ -253,7 +253,7 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
 
   it('when Prometheus and Grafana run, then Prometheus discovers annotated pods of the namespace and Grafana has the dashboards and the datasource', () => {
     const prometheus = JSON.parse(find(objects, 'ConfigMap', 'prometheus-config').data['prometheus.yml']);
-    const pods = prometheus.scrape_configs.find((j: K8sObject) => j.job_name === 'kubernetes-pods');
+    const pods = prometheus.scrape_configs.find((j: K8sObject) => j.job_name === 'taskmesh');
     expect(pods.kubernetes_sd_configs).toEqual([{ role: 'pod', namespaces: { names: [NAMESPACE] } }]);
     expect(pods.relabel_configs[0]).toMatchObject({ action: 'keep', regex: 'true' });
     expect(JSON.parse(find(objects, 'ConfigMap', 'prometheus-rules').data['alerts.yaml']).groups).toBeInstanceOf(Array);
