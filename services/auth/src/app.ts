@@ -6,13 +6,13 @@ import { mongoPlugin } from '@taskmesh/mongo';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { adminEmails, type Config } from './config.js';
 import { AccountService } from './domain/accounts/account-service.js';
-import { UserEventPublisher } from './domain/events/user-event-publisher.js';
 import { loadKeyRing, type KeyRing } from './domain/keys/signing-keys.js';
 import { LoginThrottle } from './domain/login/login-throttle.js';
 import { createAuthMetrics } from './domain/metrics.js';
 import { createPasswordHasher } from './domain/passwords/password-hasher.js';
 import { SessionRepository } from './domain/sessions/session-repository.js';
 import { UserRepository } from './domain/users/user-repository.js';
+import { outboxPlugin } from './plugins/outbox.js';
 import { authRoutes } from './routes/auth/index.js';
 import { wellKnownRoutes } from './routes/well-known/index.js';
 
@@ -27,8 +27,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The signing keys this instance uses and publishes. */
     keys: KeyRing;
-    /** The outbox relay, exposed so that tests can run a sweep. */
-    userEvents: UserEventPublisher;
   }
 }
 
@@ -80,27 +78,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   // Only a hashed index on a server without them (the local single-node store) is ever skipped.
   if (skipped.length > 0) app.log.info({ skipped }, 'hashed indexes are not supported by this server; they only matter for sharding');
 
-  const publisher = new UserEventPublisher({
-    kafka: app.kafka.client,
-    producer: app.kafka.producer,
-    users,
-    metrics,
-    log: app.log,
-    intervalMs: config.OUTBOX_RELAY_INTERVAL_MS,
-    graceMs: config.OUTBOX_RELAY_GRACE_MS,
-  });
-  app.decorate('userEvents', publisher);
-  app.addHook('onReady', async () => {
-    try {
-      await publisher.ensureTopic();
-    } catch (err) {
-      app.log.warn({ err }, 'cannot create the user-events topic yet; the relay will retry');
-    }
-    publisher.start();
-  });
-  // Runs before the Kafka plugin's own onClose (hooks close in reverse order), so that in-flight
-  // publishes finish on a connected producer.
-  app.addHook('onClose', async () => publisher.stop());
+  await app.register(outboxPlugin, { users, intervalMs: config.OUTBOX_RELAY_INTERVAL_MS, graceMs: config.OUTBOX_RELAY_GRACE_MS });
 
   const accounts = new AccountService(
     {
@@ -116,7 +94,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
       throttle,
       hasher: createPasswordHasher(() => metrics.passwordVerifications.inc()),
       keys,
-      publisher,
+      publisher: app.userEvents,
       metrics,
       log: app.log,
       ...(opts.now ? { now: opts.now } : {}),

@@ -41,7 +41,7 @@ export async function startApp(config: Config = testConfig(), opts: AppOptions =
 export async function stopApp(app: FastifyInstance | undefined, dropDb = true): Promise<void> {
   if (!app) return;
   // The relay's sweeps would recreate a collection in a dropped database.
-  await app.userEvents.stop();
+  await app.userEvents.relay.stop();
   if (dropDb) await app.mongo.db.dropDatabase().catch(() => undefined);
   await app.close();
 }

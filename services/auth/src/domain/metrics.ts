@@ -11,8 +11,6 @@ export interface AuthMetrics {
   readonly refreshes: Counter<'outcome'>;
   /** Every argon2 verification, including the dummy one for unknown emails. */
   readonly passwordVerifications: Counter;
-  readonly outboxBacklog: Gauge;
-  readonly outboxPublished: Counter;
 }
 
 export function createAuthMetrics(registry: Registry): AuthMetrics {
@@ -37,7 +35,5 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
       help: 'argon2 verifications, dummy ones included',
       registers,
     }),
-    outboxBacklog: new Gauge({ name: 'auth_outbox_backlog', help: 'User documents with an event not yet published', registers }),
-    outboxPublished: new Counter({ name: 'auth_outbox_published_total', help: 'Events published from the user outbox', registers }),
   };
 }

@@ -5,14 +5,14 @@ import { ensureIndexes } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge } from 'prom-client';
-import { EventPublisher } from '../domain/outbox/event-publisher.js';
+import { OutboxPublisher, OutboxRelay } from '@taskmesh/outbox';
 import { OutboxOwners, type OwnerMarker } from '../domain/outbox/outbox-owners.js';
-import { OutboxRelay } from '../domain/outbox/outbox-relay.js';
+import { TaskOutbox, type OwnerWork } from '../domain/outbox/task-outbox.js';
 import type { TaskDocument } from '../domain/tasks/task-document.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    outbox: { owners: OutboxOwners; relay: OutboxRelay };
+    outbox: { owners: OutboxOwners; relay: OutboxRelay<OwnerWork> };
   }
 }
 
@@ -71,21 +71,29 @@ export const outboxPlugin = fp<OutboxPluginOptions>(
       },
     });
 
-    const relay = new OutboxRelay(
-      app.mongo.db.collection<TaskDocument>('tasks'),
-      owners,
-      new EventPublisher(kafka, opts.topic),
-      {
-        holder: `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    const store = new TaskOutbox(app.mongo.db.collection<TaskDocument>('tasks'), owners, {
+      holder: `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+      leaseMs: opts.leaseMs,
+      settleMs: opts.settleMs,
+      batchOwners: opts.batchOwners,
+    });
+    // Writers in every pod touch their owner's marker: a change stream on the markers wakes this
+    // relay for them, so it need not poll. A pool of one connection would be held by the stream's
+    // waiting getMore, so such a client polls instead.
+    const watch = app.mongo.client.options.maxPoolSize !== 1;
+    const relay = new OutboxRelay<OwnerWork>({
+      store,
+      publisher: new OutboxPublisher(kafka, opts.topic),
+      settings: {
         pollMs: opts.pollMs,
-        leaseMs: opts.leaseMs,
-        settleMs: opts.settleMs,
-        batchOwners: opts.batchOwners,
+        // Only what no writer announces: leases of a relay that died, owners re-checked after the settle time.
+        watchPollMs: Math.min(5000, Math.max(opts.pollMs, opts.settleMs)),
         maxBackoffMs: opts.maxBackoffMs,
       },
-      app.log,
-      { onPublished: (n) => published.inc(n), onFailure: () => failures.inc() },
-    );
+      log: app.log,
+      hooks: { onPublished: (n) => published.inc(n), onFailure: () => failures.inc() },
+      ...(watch ? { changes: (onChange: () => void) => owners.watchTouches(onChange, app.log) } : {}),
+    });
     app.decorate('outbox', { owners, relay });
     app.addHook('onReady', async () => relay.start());
     app.addHook('onClose', async () => relay.stop());

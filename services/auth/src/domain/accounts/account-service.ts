@@ -3,7 +3,7 @@ import { signAccessToken, type Role } from '@taskmesh/access-token';
 import { envelope, validateEvent, type UserRegistered } from '@taskmesh/events';
 import { traceHeaders } from '@taskmesh/kafka';
 import { errors } from '../../errors.js';
-import type { UserEventPublisher } from '../events/user-event-publisher.js';
+import type { UserEvents } from '../../plugins/outbox.js';
 import type { KeyRing } from '../keys/signing-keys.js';
 import type { LoginThrottle } from '../login/login-throttle.js';
 import type { AuthMetrics } from '../metrics.js';
@@ -45,7 +45,7 @@ export interface AccountDeps {
   readonly throttle: LoginThrottle;
   readonly hasher: PasswordHasher;
   readonly keys: KeyRing;
-  readonly publisher: UserEventPublisher;
+  readonly publisher: Pick<UserEvents, 'publishSoon'>;
   readonly metrics: AuthMetrics;
   readonly log: { warn(obj: object, msg?: string): void };
   /** The clock; tests move it. */

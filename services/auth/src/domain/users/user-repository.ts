@@ -104,15 +104,20 @@ export class UserRepository {
   }
 
   /**
-   * Clears the outbox once its events are acknowledged, only if it is still the one that was
-   * sent (`outboxAt` unchanged): events added meanwhile stay for the relay.
+   * Clears the outboxes once their events are acknowledged, in one bulk write, each only if it is
+   * still the one that was sent (`outboxAt` unchanged): events added meanwhile stay for the relay.
    */
-  async clearOutbox(user: Pick<UserDoc, '_id' | 'email' | 'outboxAt'>): Promise<boolean> {
-    if (!user.outboxAt) return false;
-    const res = await this.users.updateOne(
-      { email: user.email, _id: user._id, outboxAt: user.outboxAt },
-      { $unset: { outbox: '', outboxAt: '', outboxHeaders: '' } },
+  async clearOutboxes(users: readonly Pick<UserDoc, '_id' | 'email' | 'outboxAt'>[]): Promise<void> {
+    const sent = users.filter((u) => u.outboxAt);
+    if (sent.length === 0) return;
+    await this.users.bulkWrite(
+      sent.map((u) => ({
+        updateOne: {
+          filter: { email: u.email, _id: u._id, outboxAt: u.outboxAt! },
+          update: { $unset: { outbox: '', outboxAt: '', outboxHeaders: '' } },
+        },
+      })),
+      { ordered: false },
     );
-    return res.modifiedCount === 1;
   }
 }

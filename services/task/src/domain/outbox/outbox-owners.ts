@@ -1,5 +1,7 @@
 import { isDuplicateKey } from '@taskmesh/mongo';
-import type { Collection, IndexDescription } from 'mongodb';
+import type { Log } from '@taskmesh/kafka';
+import { watchChanges, type ChangeWatch } from '@taskmesh/outbox';
+import type { Collection, Document, IndexDescription } from 'mongodb';
 
 /**
  * One marker per owner who ever wrote a task (collection `outbox_owners`, `_id` = ownerId).
@@ -106,26 +108,59 @@ export class OutboxOwners {
   }
 
   /**
-   * Everything that was pending is out. If no writer touched the marker since it was claimed, the
-   * owner is parked (nothing seen, and the last touch is older than the settle time, so no write
-   * can still be in flight) or rechecked once the settle time has passed. If a writer did touch
-   * it, its `nextRunAt` stands and only the lease is given back.
+   * Everything that was pending is out, for each owner of a round, in two bulk writes. If no writer
+   * touched a marker since it was claimed, the owner is parked (nothing seen, and the last touch
+   * is older than the settle time, so no write can still be in flight) or rechecked once the
+   * settle time has passed. If a writer did touch it, its `nextRunAt` stands and only the lease is
+   * given back.
    */
   async releaseDone(
-    marker: OwnerMarker,
+    done: readonly { marker: OwnerMarker; sawNothing: boolean; scanStart: Date; more: boolean }[],
     holder: string,
-    opts: { sawNothing: boolean; scanStart: Date; settleMs: number; more: boolean },
+    settleMs: number,
   ): Promise<void> {
-    const settledAt = marker.touchedAt.getTime() + opts.settleMs;
-    const park = opts.sawNothing && settledAt <= opts.scanStart.getTime();
-    const nextRunAt = opts.more ? new Date() : park ? null : new Date(Math.max(settledAt, Date.now()));
-    const res = await this.markers.updateOne(
-      { _id: marker._id, leaseHolder: holder, touchedAt: marker.touchedAt },
-      { $set: { leaseUntil: EPOCH, leaseHolder: null, pendingDocs: opts.more ? 1 : 0, nextRunAt } },
+    if (done.length === 0) return;
+    const now = Date.now();
+    await this.markers.bulkWrite(
+      done.map(({ marker, sawNothing, scanStart, more }) => {
+        const settledAt = marker.touchedAt.getTime() + settleMs;
+        const park = sawNothing && settledAt <= scanStart.getTime();
+        const nextRunAt = more ? new Date(now) : park ? null : new Date(Math.max(settledAt, now));
+        return {
+          updateOne: {
+            filter: { _id: marker._id, leaseHolder: holder, touchedAt: marker.touchedAt },
+            update: { $set: { leaseUntil: EPOCH, leaseHolder: null, pendingDocs: more ? 1 : 0, nextRunAt } },
+          },
+        };
+      }),
+      { ordered: false },
     );
-    if (res.matchedCount === 0) {
-      await this.markers.updateOne({ _id: marker._id, leaseHolder: holder }, { $set: { leaseUntil: EPOCH, leaseHolder: null } });
-    }
+    // Markers a writer touched meanwhile still carry this lease (the first write did not match):
+    // only the lease is given back, their nextRunAt stands.
+    await this.markers.bulkWrite(
+      done.map(({ marker }) => ({
+        updateOne: { filter: { _id: marker._id, leaseHolder: holder }, update: { $set: { leaseUntil: EPOCH, leaseHolder: null } } },
+      })),
+      { ordered: false },
+    );
+  }
+
+  /**
+   * Calls `onChange` whenever a writer touches a marker (in any process): an insert, or an update
+   * that sets `touchedAt`, which only writers do; the relay's own lease updates do not wake it.
+   */
+  watchTouches(onChange: () => void, log: Log): ChangeWatch {
+    return watchChanges(
+      this.markers as unknown as Collection<Document>,
+      [
+        {
+          $match: {
+            $or: [{ operationType: 'insert' }, { operationType: 'update', 'updateDescription.updatedFields.touchedAt': { $exists: true } }],
+          },
+        },
+      ],
+      { onChange, log },
+    );
   }
 
   /** Task documents with a pending event, summed over the owners not parked. */

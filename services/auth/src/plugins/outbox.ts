@@ -1,0 +1,80 @@
+import { TOPICS } from '@taskmesh/events';
+import { OutboxPublisher, OutboxRelay } from '@taskmesh/outbox';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Counter, Gauge } from 'prom-client';
+import { UserOutbox, userWork, type UserWork } from '../domain/events/user-outbox.js';
+import type { UserDoc, UserRepository } from '../domain/users/user-repository.js';
+
+/** What a registration needs of the outbox: its user's event on its way now. */
+export interface UserEvents {
+  /** Publishes the user's stored events in the background; a failure leaves them to the relay. */
+  publishSoon(user: UserDoc): void;
+  readonly relay: OutboxRelay<UserWork>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    userEvents: UserEvents;
+  }
+}
+
+export interface OutboxPluginOptions {
+  readonly users: UserRepository;
+  /** Time between two relay rounds when nothing is pending. */
+  readonly intervalMs: number;
+  /** Events younger than this are left to the request that wrote them. */
+  readonly graceMs: number;
+}
+
+/**
+ * The relay that sends `UserRegistered` from user documents to Kafka (over a producer of its own,
+ * renewed after a broker failure), and its metrics. Registered after the Kafka plugin, so that it
+ * stops first and in-flight publishes finish.
+ */
+export const outboxPlugin = fp<OutboxPluginOptions>(
+  async (app: FastifyInstance, opts) => {
+    const published = new Counter({
+      name: 'auth_outbox_published_total',
+      help: 'Events published from the user outbox',
+      registers: [app.metrics],
+    });
+    new Gauge({
+      name: 'auth_outbox_backlog',
+      help: 'User documents with an event not yet published',
+      registers: [app.metrics],
+      async collect() {
+        try {
+          this.set(await opts.users.countPendingEvents());
+        } catch (err) {
+          app.log.warn({ err }, 'outbox backlog could not be read');
+        }
+      },
+    });
+    const publisher = new OutboxPublisher(app.kafka.client, TOPICS.userEvents);
+    const relay = new OutboxRelay<UserWork>({
+      store: new UserOutbox(opts.users, { graceMs: opts.graceMs }),
+      publisher,
+      settings: { pollMs: opts.intervalMs, maxBackoffMs: Math.max(opts.intervalMs, 10_000) },
+      log: app.log,
+      hooks: { onPublished: (n) => published.inc(n) },
+    });
+    app.decorate('userEvents', {
+      relay,
+      publishSoon(user: UserDoc) {
+        relay.publishNow([userWork(user)]).catch((err: unknown) => {
+          app.log.warn({ err, userId: user._id }, 'event not published yet; the relay will retry');
+        });
+      },
+    });
+    app.addHook('onReady', async () => {
+      // The topic exists before the first event, so consumers can subscribe at once.
+      await publisher
+        .prepare()
+        .catch((err: unknown) => app.log.warn({ err }, 'cannot create the user-events topic yet; the relay will retry'));
+      relay.start();
+    });
+    app.addHook('onClose', async () => relay.stop());
+  },
+  { name: 'auth-outbox', dependencies: ['@taskmesh/kafka', '@taskmesh/metrics'] },
+);
