@@ -61,6 +61,8 @@ const children = new Map();
 let stopping = false;
 /** The Prometheus started here, stopped with the services. */
 let prometheus;
+/** Settles once Prometheus is started or given up on. */
+let prometheusStarting;
 
 function launch(svc) {
   // The tracing preload, as in the images: spans leave the process only when OTEL_* asks for it.
@@ -108,7 +110,8 @@ async function waitReady(svc, timeoutMs = 60_000) {
 }
 
 async function stopAll(code) {
-  if (stopping) return;
+  // A second call (a service exiting while the start fails) waits for the first, which exits.
+  if (stopping) return new Promise(() => {});
   stopping = true;
   console.error('\nstopping services...');
   const exits = [...children.values()].map((c) => new Promise((resolve) => c.once('exit', resolve)));
@@ -118,6 +121,7 @@ async function stopAll(code) {
   }, 15_000);
   await Promise.all(exits);
   clearTimeout(timer);
+  await prometheusStarting;
   if (prometheus) await stopPrometheus(PROMETHEUS_PORT).catch((err) => console.error(`prometheus: ${err.message}`));
   console.error(
     `all services${prometheus ? ' and Prometheus' : ''} stopped. The infrastructure keeps running: \`npm run infra:down\` stops it.`,
@@ -155,10 +159,8 @@ if (PROMETHEUS_PORT !== 0) {
 const t0 = Date.now();
 for (const svc of services) launch(svc);
 try {
-  const [, problem] = await Promise.all([
-    Promise.all(services.map((svc) => waitReady(svc))),
-    prometheusProblem ? prometheusProblem : startLocalPrometheus(),
-  ]);
+  prometheusStarting = prometheusProblem ? Promise.resolve(prometheusProblem) : startLocalPrometheus();
+  const [, problem] = await Promise.all([Promise.all(services.map((svc) => waitReady(svc))), prometheusStarting]);
   prometheusProblem = problem;
 } catch (err) {
   console.error(`\nstart failed: ${err.message}`);
