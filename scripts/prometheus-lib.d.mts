@@ -22,6 +22,8 @@ export function startPrometheus(opts: {
   port?: number;
   config: object;
   ruleFiles: Record<string, object>;
+  /** The pid of the process the Prometheus belongs to: another live owner's is not taken over. */
+  owner?: number;
   timeoutMs?: number;
 }): Promise<{ url: string; pid?: number; started: boolean; dir: string; logFile: string; address: string }>;
 export function stopPrometheus(port?: number): Promise<boolean>;

@@ -263,13 +263,24 @@ function writeConfig(dir, config, ruleFiles) {
 /**
  * Starts Prometheus on 127.0.0.1:`port` with this configuration and these rule files (file name →
  * content; the configuration names them as `rules/*.yaml`), its TSDB under DATA_DIR/prometheus-<port>.
- * One of ours already running there reloads the new configuration instead.
- * @param {{ port?: number, config: object, ruleFiles: Record<string, object>, timeoutMs?: number }} opts
+ * One of ours already running there reloads the new configuration instead, unless `owner` (a pid)
+ * is given and another live process owns it.
+ * @param {{ port?: number, config: object, ruleFiles: Record<string, object>, owner?: number, timeoutMs?: number }} opts
  */
-export async function startPrometheus({ port = 9090, config, ruleFiles, timeoutMs = 60_000 }) {
+export async function startPrometheus({ port = 9090, config, ruleFiles, owner, timeoutMs = 60_000 }) {
   const { prometheus } = await ensurePrometheusInstalled();
   const inst = instance('prometheus', port);
   const url = `http://127.0.0.1:${port}`;
+  // One left by a process that is gone is taken over; one that a live process uses is not.
+  const ownerFile = path.join(inst.dir, 'owner');
+  const running = pidIn(inst.pidFile);
+  const holder = pidIn(ownerFile);
+  if (owner && running && holder && holder !== owner) {
+    throw new InfraError(
+      'prometheus',
+      `the Prometheus at ${url} belongs to another run (pid ${holder}); choose another port (PROMETHEUS_PORT)`,
+    );
+  }
   fs.mkdirSync(inst.dir, { recursive: true });
   writeConfig(inst.dir, config, ruleFiles);
   const configFile = path.join(inst.dir, 'prometheus.yml');
@@ -307,7 +318,18 @@ export async function startPrometheus({ port = 9090, config, ruleFiles, timeoutM
         inst.logFile,
       );
   }
+  if (owner) fs.writeFileSync(ownerFile, `${owner}\n`);
   return { ...started, url };
+}
+
+/** The live process whose pid a file holds, if any. */
+function pidIn(file) {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    return pid > 0 && alive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Stops the Prometheus on `port` that this project started, and removes its data. */

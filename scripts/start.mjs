@@ -137,7 +137,7 @@ async function startLocalPrometheus() {
   if (PROMETHEUS_PORT === 0) return 'not started (PROMETHEUS_PORT=0)';
   try {
     const files = await localPrometheusFiles({ port: PROMETHEUS_PORT, services, interval: PROMETHEUS_INTERVAL });
-    prometheus = await startPrometheus({ port: PROMETHEUS_PORT, ...files });
+    prometheus = await startPrometheus({ port: PROMETHEUS_PORT, ...files, owner: process.pid });
     return undefined;
   } catch (err) {
     console.error(`prometheus: not started: ${err.message}`);

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { EventProducer, createKafka, ensureTopics } from '@taskmesh/kafka';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { alertGroups, grafanaDashboards } from '../src/index.js';
@@ -259,5 +260,46 @@ describe('every dashboard panel on a running system', () => {
       ),
     ).toBe('gone');
     expect(out).toContain('all services and Prometheus stopped');
+  });
+});
+
+describe('a Prometheus left behind', () => {
+  it('when `npm run infra:down` runs, then it stops the Prometheus that a killed npm start left in the data folder', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'prometheus-down-'));
+    const port = await freePort();
+    const env = { ...process.env, TASKMESH_DATA_DIR: dataDir };
+    try {
+      // Started as npm start starts it, by a process that is then gone.
+      const lib = pathToFileURL(path.join(ROOT, 'scripts', 'prometheus-lib.mjs')).href;
+      const script = `const m = await import(${JSON.stringify(lib)});
+        const files = await m.localPrometheusFiles({ port: ${port}, services: [{ name: 'gateway', port: 9 }] });
+        await m.startPrometheus({ port: ${port}, ...files, owner: process.pid });`;
+      const started = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: ROOT,
+        env,
+        encoding: 'utf8',
+        timeout: 90_000,
+      });
+      expect(started.status, started.stderr).toBe(0);
+      expect(fs.existsSync(path.join(dataDir, `prometheus-${port}`, 'pid'))).toBe(true);
+      expect((await fetch(`http://127.0.0.1:${port}/-/ready`)).status).toBe(200);
+
+      const down = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'infra.mjs'), 'down'], {
+        cwd: ROOT,
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(down.status, down.stderr).toBe(0);
+      expect(`${down.stdout}${down.stderr}`).toContain(`prometheus-${port}`);
+      expect(
+        await fetch(`http://127.0.0.1:${port}/-/ready`).then(
+          () => 'answering',
+          () => 'gone',
+        ),
+      ).toBe('gone');
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
