@@ -1,7 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import {
   PROMETHEUS_VERSION as PINNED,
   alertCases,
@@ -144,6 +145,35 @@ describe('the Prometheus configuration on promtool', () => {
     expect(output).toContain(`SUCCESS: ${rules.length} rules found`);
     expect(status, output).toBe(0);
   });
+
+  it.each(['laptop', 'ha'])(
+    'when the synthesized %s stack is checked, then promtool accepts its Prometheus ConfigMaps as mounted',
+    async (size) => {
+      const manifests = readFileSync(path.join(import.meta.dirname, '..', '..', '..', 'k8s', size, '40-monitoring.yaml'), 'utf8');
+      const configMaps = new Map<string, Record<string, string>>();
+      for (const doc of parseAllDocuments(manifests)) {
+        const o = doc.toJS() as { kind?: string; metadata?: { name: string }; data?: Record<string, string> } | null;
+        if (o?.kind === 'ConfigMap' && o.metadata && o.data) configMaps.set(o.metadata.name, o.data);
+      }
+      const mounted = mkdtempSync(path.join(os.tmpdir(), `promtool-${size}-`));
+      try {
+        // /etc/prometheus/rules/ in the pod: the rules ConfigMap's files, next to the configuration here.
+        const rulesDir = path.join(mounted, 'rules');
+        mkdirSync(rulesDir);
+        for (const [name, content] of Object.entries(configMaps.get('prometheus-rules') ?? {}))
+          writeFileSync(path.join(rulesDir, name), content);
+        const config = JSON.parse(configMaps.get('prometheus-config')?.['prometheus.yml'] ?? 'null') as { rule_files: string[] };
+        expect(config.rule_files).toEqual(['/etc/prometheus/rules/*.yaml']);
+        const file = path.join(mounted, 'prometheus.yml');
+        writeFileSync(file, json({ ...config, rule_files: ['rules/*.yaml'] }));
+        const { status, output } = await promtool(['check', 'config', file]);
+        expect(output).toContain(`SUCCESS: ${rules.length} rules found`);
+        expect(status, output).toBe(0);
+      } finally {
+        rmSync(mounted, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('when a configuration is broken, then promtool says so', async () => {
     const file = path.join(dir, 'broken.yml');
