@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-// @ts-expect-error: a plain ESM script shared with the command line, without type declarations
 import { ensureHelm } from '../../scripts/kube-tools.mjs';
 // @ts-expect-error: a plain ESM script shared with the command line, without type declarations
 import { ensureTools, KUBERNETES_VERSION } from '../scripts/install-tools.mjs';
@@ -19,7 +18,7 @@ afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 let helm: string;
 
 beforeAll(() => {
-  helm = ensureHelm() as string;
+  helm = ensureHelm();
 }, 600_000);
 
 function runHelm(args: string[]) {

@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain ESM script shared with the command line, without type declarations
 import { ensureHelm, ensureKubectl, HELM_VERSION, KUBE_TOOLS_DIR, KUBECTL_VERSION } from '../../scripts/kube-tools.mjs';
 import { REPO } from './manifests.js';
 
@@ -15,8 +14,8 @@ function version(bin: string, args: string[]): string {
 
 describe('scripts/kube-tools.mjs', () => {
   it('when helm and kubectl are ensured, then the pinned versions run from the cache', () => {
-    const helm = ensureHelm() as string;
-    const kubectl = ensureKubectl() as string;
+    const helm = ensureHelm();
+    const kubectl = ensureKubectl();
     expect(path.dirname(helm)).toBe(KUBE_TOOLS_DIR);
     expect(path.dirname(kubectl)).toBe(KUBE_TOOLS_DIR);
     expect(version(helm, ['version', '--template', '{{ .Version }}']).trim()).toBe(HELM_VERSION);
