@@ -124,7 +124,7 @@ async function stopAll(code) {
   await prometheusStarting;
   if (prometheus) await stopPrometheus(PROMETHEUS_PORT).catch((err) => console.error(`prometheus: ${err.message}`));
   console.error(
-    `all services${prometheus ? ' and Prometheus' : ''} stopped. The infrastructure keeps running: \`npm run infra:down\` stops it.`,
+    `all services stopped${prometheus ? ', Prometheus too' : ''}. The infrastructure keeps running: \`npm run infra:down\` stops it.`,
   );
   process.exit(code);
 }

@@ -260,7 +260,7 @@ describe('every dashboard panel on a running system', () => {
         () => 'gone',
       ),
     ).toBe('gone');
-    expect(out).toContain('all services and Prometheus stopped');
+    expect(out).toContain('all services stopped, Prometheus too');
   });
 });
 
