@@ -1,5 +1,8 @@
 import type { Registry } from 'prom-client';
 import { Kafka, logLevel as KafkaLogLevel, type LogEntry, type Logger as KafkaLogger } from 'kafkajs';
+import { fixIdleRequestQueueTimer } from './request-queue-fix.js';
+
+fixIdleRequestQueueTimer();
 
 /** The part of a pino logger this package uses. */
 export interface Log {

@@ -32,6 +32,11 @@ export interface ConsumerOptions {
   /** Session timeout; a dead member's partitions move after this long. @default 10000 */
   readonly sessionTimeoutMs?: number;
   /**
+   * How long the broker holds a fetch when nothing is there. It answers as soon as a message
+   * arrives, so this costs no latency; it sets how often an idle consumer asks. @default 2000
+   */
+  readonly maxWaitMs?: number;
+  /**
    * Counts `kafka_messages_consumed_total` and sets `kafka_consumer_lag` here.
    * @default the registry given to `createKafka`, if any
    */
@@ -82,8 +87,9 @@ export async function startConsumer(kafka: Kafka, opts: ConsumerOptions): Promis
     groupId: opts.groupId,
     allowAutoTopicCreation: false,
     sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
-    heartbeatInterval: 1000,
-    maxWaitTimeInMs: 250,
+    // A third of the session timeout, as Kafka's own clients do.
+    heartbeatInterval: Math.max(1000, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 3)),
+    maxWaitTimeInMs: opts.maxWaitMs ?? 2000,
   });
   const registry = opts.metrics ?? registryOf(kafka);
   const metrics = registry ? kafkaMetrics(registry) : undefined;
