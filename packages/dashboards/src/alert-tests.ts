@@ -419,9 +419,62 @@ const breakerCases: AlertCase[] = [
   },
 ];
 
+const up = (app: string, instance: string, job = 'taskmesh') => `up{job="${job}", app="${app}", instance="${instance}"}`;
+
+const targetCases: AlertCase[] = [
+  {
+    alert: 'TaskmeshTargetDown',
+    kind: 'fires',
+    name: 'when task stops answering its scrape after a minute, then the alert fires for that target after 2 minutes',
+    series: [
+      [up('task', '10.0.0.7:3002'), `${gauge([1, '1m'])} ${gauge([0, '4m'])}`],
+      [up('task', '10.0.0.8:3002'), gauge([1, '5m'])],
+      [up('gateway', '10.0.0.9:8080'), gauge([1, '5m'])],
+    ],
+    expect: [
+      ...silent('2m45s'),
+      {
+        at: '3m15s',
+        firing: [
+          {
+            labels: { job: 'taskmesh', app: 'task', instance: '10.0.0.7:3002' },
+            summary: 'task at 10.0.0.7:3002 does not answer its scrape',
+            description:
+              'Prometheus has not read /metrics of task at 10.0.0.7:3002 for 2 minutes: the process is down, hung or unreachable, and the other alerts cannot see it.',
+          },
+        ],
+      },
+    ],
+  },
+  {
+    alert: 'TaskmeshTargetDown',
+    kind: 'under-threshold',
+    name: 'when every target of the platform answers, and only a target of another job fails, then nothing fires',
+    series: [
+      [up('task', '10.0.0.7:3002'), gauge([1, '5m'])],
+      [up('node', '10.0.0.1:9100', 'node-exporter'), gauge([0, '5m'])],
+    ],
+    expect: silent('3m', '4m45s'),
+  },
+  {
+    alert: 'TaskmeshTargetDown',
+    kind: 'brief-spike',
+    name: 'when a target misses its scrapes for 1 minute 45 s (a restart) and answers again, then nothing fires',
+    series: [[up('task', '10.0.0.7:3002'), `${gauge([1, '1m'])} ${gauge([0, '1m45s'])} ${gauge([1, '3m'])}`]],
+    expect: silent('2m', '3m', '5m'),
+  },
+  {
+    alert: 'TaskmeshTargetDown',
+    kind: 'no-data',
+    name: 'when no target is known (pods gone from discovery), then nothing fires: Kubernetes reports missing replicas',
+    series: [],
+    expect: silent('3m'),
+  },
+];
+
 /** Every case, by alert. */
 export function alertCases(): AlertCase[] {
-  return [...latencyCases, ...errorCases, ...lagCases, ...deadLetterCases, ...outboxCases, ...breakerCases];
+  return [...latencyCases, ...errorCases, ...lagCases, ...deadLetterCases, ...outboxCases, ...breakerCases, ...targetCases];
 }
 
 /**

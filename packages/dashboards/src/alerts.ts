@@ -1,3 +1,5 @@
+import { SERVICES_JOB } from './prometheus.js';
+
 /** One alerting rule in Prometheus' rule-file format. */
 export interface AlertRule {
   readonly alert: string;
@@ -40,7 +42,7 @@ type RuleSpec = Omit<AlertRule, 'annotations'> & { readonly annotations: Omit<Al
 
 /**
  * The platform's alerts: slow or failing services, a consumer falling behind, a relay or a
- * breaker stuck. Thresholds follow the service objectives: p95 under 500 ms, under 1% 5xx.
+ * breaker stuck, a process that cannot be scraped. Thresholds follow the service objectives: p95 under 500 ms, under 1% 5xx.
  * Probe routes are left out: a failing readiness check is Kubernetes' business, not an outage.
  *
  * Rate windows are shorter than `for`: a condition read over a 5-minute window stays true for 5
@@ -121,6 +123,24 @@ export function alertGroups(options: AlertOptions = {}): AlertGroup[] {
             description:
               '{{ $value }} task events are waiting and none has been published for 15 minutes: the relay is stuck or Kafka refuses writes.',
             dashboard: dashboardLink('taskmesh-kafka'),
+          },
+        },
+      ],
+    },
+    {
+      name: 'taskmesh-targets',
+      rules: [
+        {
+          alert: 'TaskmeshTargetDown',
+          // Every other alert stays quiet without data: this one says the data stopped coming.
+          expr: `up{job="${SERVICES_JOB}"} == 0`,
+          for: '2m',
+          labels: { severity: 'critical' },
+          annotations: {
+            summary: '{{ $labels.app }} at {{ $labels.instance }} does not answer its scrape',
+            description:
+              'Prometheus has not read /metrics of {{ $labels.app }} at {{ $labels.instance }} for 2 minutes: the process is down, hung or unreachable, and the other alerts cannot see it.',
+            dashboard: dashboardLink('taskmesh-runtime'),
           },
         },
       ],

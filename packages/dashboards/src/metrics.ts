@@ -4,8 +4,11 @@
  */
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
-/** Who exposes a metric: the shared packages (every process using them) or one service. */
-export type MetricSource = 'shared' | 'gateway' | 'task' | 'analytics';
+/**
+ * Who exposes a metric: the shared packages (every process using them), one service, or
+ * Prometheus itself for each target it scrapes (`up`).
+ */
+export type MetricSource = 'shared' | 'gateway' | 'task' | 'analytics' | 'prometheus';
 
 export interface MetricSpec {
   readonly type: MetricType;
@@ -61,9 +64,14 @@ export const METRICS = {
   gateway_upstream_duration_seconds: own('gateway', 'histogram', ['upstream', 'status_code']),
   gateway_rate_limit_rejections_total: own('gateway', 'counter', ['bucket']),
   gateway_circuit_breaker_state: own('gateway', 'gauge', ['upstream']),
+
+  up: { type: 'gauge', labels: [], source: 'prometheus', from: 'Prometheus, per scrape target: 1 scraped, 0 failed' },
 } satisfies Record<string, MetricSpec>;
 
 export type MetricName = keyof typeof METRICS;
 
-/** Labels that Prometheus adds to every series at scrape time, not exposed by the process. */
-export const TARGET_LABELS = ['instance', 'job', 'namespace', 'pod', 'container'] as const;
+/**
+ * Labels that Prometheus adds to every series at scrape time, not exposed by the process (`app`
+ * from the workload's name, see `prometheusConfig`).
+ */
+export const TARGET_LABELS = ['instance', 'job', 'app', 'namespace', 'pod', 'container'] as const;
