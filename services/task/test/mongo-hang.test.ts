@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort, startMongo, stopInstance, type Started } from '../../../scripts/infra-lib.mjs';
-import { json, taskHarness, type TaskHarness } from './support.js';
+import { json, taskHarness, type TaskHarness } from './harness.js';
 
 /** The gateway's upstream timeout for task (TASK_TIMEOUT_MS): the service must answer before it gives up. */
 const GATEWAY_TIMEOUT_MS = 5000;

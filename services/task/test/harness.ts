@@ -82,12 +82,19 @@ export interface TaskHarness {
   readonly watcher: ShardKeyWatcher;
   /** Builds one more instance of the service on the same database (a second pod). */
   app(overrides?: Partial<Config>): Promise<FastifyInstance>;
+  /**
+   * Creates and reads a task as a new user on `app` and returns how many commands on the tasks
+   * collection the watcher saw meanwhile: proof that it listens, whatever ran before.
+   */
+  watchedCommands(app: FastifyInstance): Promise<number>;
+  /** Closes every app, then fails if any command of the file did not name one owner, and drops the database. */
   close(): Promise<void>;
 }
 
 /**
- * A fresh database per test file, one MongoClient with command monitoring shared by every app the
- * file builds (so the watcher sees all their commands), and a token issuer with a real JWKS.
+ * The task service's test harness: a fresh database per test file, one MongoClient with command
+ * monitoring shared by every app the file builds (so the watcher sees all their commands, and
+ * `close` fails the file on any that does not name its owner), and a token issuer with a real JWKS.
  */
 export async function taskHarness(infra: Infra, overrides: Partial<Config> = {}): Promise<TaskHarness> {
   const dbName = `task_test_${randomUUID().slice(0, 8)}`;
@@ -121,8 +128,18 @@ export async function taskHarness(infra: Infra, overrides: Partial<Config> = {})
       apps.push(app);
       return app;
     },
+    async watchedCommands(app) {
+      const before = watcher.checked;
+      const headers = { authorization: `Bearer ${await issuer.token(`watch-${randomUUID()}`)}` };
+      const created = await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'watched' } });
+      await app.inject({ method: 'GET', url: `/tasks/${json<{ id: string }>(created).id}`, headers });
+      return watcher.checked - before;
+    },
     async close() {
       for (const app of apps) await app.close();
+      if (watcher.violations.length > 0) {
+        throw new Error(`commands on the tasks collection without an owner:\n${watcher.violations.join('\n')}`);
+      }
       await client
         .db(dbName)
         .dropDatabase()
@@ -151,3 +168,5 @@ export async function readTopic(brokers: string, topic: string): Promise<{ messa
 
 /** The JSON body of an inject response. */
 export const json = <T = Record<string, unknown>>(res: { body: string }): T => JSON.parse(res.body) as T;
+
+export { metricValue } from '@taskmesh/fastify-plugins/testing';
