@@ -4,7 +4,7 @@ import { createKafka, startConsumer, type ConsumedMessage, type ConsumerHandle }
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../../scripts/infra-lib.mjs';
-import { ADMIN_EMAIL, metricValue, register, startApp, stopApp, testConfig } from './helpers.js';
+import { ADMIN_EMAIL, metricValue, register, startApp, stopApp, testConfig } from './harness.js';
 
 describe('UserRegistered events', () => {
   const received: ConsumedMessage[] = [];

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PASSWORD, bearer, login, postJson, register, startApp, stopApp, uniqueEmail } from './helpers.js';
+import { PASSWORD, bearer, login, postJson, register, startApp, stopApp, uniqueEmail } from './harness.js';
 
 const STACK = /at .*\.(js|ts):\d+|node_modules/;
 

@@ -9,7 +9,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, type JSONWebKeySet } fro
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { generateSigningKeyPem, rotateKeyDir } from '../src/domain/keys/signing-keys.js';
-import { bearer, login, register, startApp, stopApp, testConfig } from './helpers.js';
+import { bearer, login, register, startApp, stopApp, testConfig } from './harness.js';
 
 const jwksOf = async (app: FastifyInstance) => (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json<JSONWebKeySet>();
 const kidsOf = async (app: FastifyInstance) => (await jwksOf(app)).keys.map((k) => k.kid);

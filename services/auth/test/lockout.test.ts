@@ -1,6 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PASSWORD, metricValue, postJson, register, startApp, stopApp, testConfig, uniqueEmail } from './helpers.js';
+import { PASSWORD, metricValue, postJson, register, startApp, stopApp, testConfig, uniqueEmail } from './harness.js';
 
 /** What a client can observe of an answer, minus what differs per request anyway. */
 const observable = (res: LightMyRequestResponse) => {

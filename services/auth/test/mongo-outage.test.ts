@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startMongo, stopInstance, type Started } from '../../../scripts/infra-lib.mjs';
-import { bearer, login, postJson, register, startApp, stopApp, testConfig, uniqueEmail } from './helpers.js';
+import { bearer, login, postJson, register, startApp, stopApp, testConfig, uniqueEmail } from './harness.js';
 
 describe('with the database down', () => {
   let port: number;

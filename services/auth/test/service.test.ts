@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postJson, register, startApp, stopApp, uniqueEmail } from './helpers.js';
+import { postJson, register, startApp, stopApp, uniqueEmail } from './harness.js';
 
 describe('probes, metrics and the OpenAPI document', () => {
   let app: FastifyInstance;

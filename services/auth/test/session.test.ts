@@ -16,7 +16,7 @@ import {
   stopApp,
   testConfig,
   uniqueEmail,
-} from './helpers.js';
+} from './harness.js';
 
 describe('accounts and sessions', () => {
   const config = testConfig();

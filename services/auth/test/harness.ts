@@ -9,6 +9,9 @@ import { generateSigningKeyPem } from '../src/domain/keys/signing-keys.js';
 export const PASSWORD = 'correct horse battery staple';
 export const ADMIN_EMAIL = 'root@admin.example';
 
+// The auth service's test harness: configuration on the shared servers, an app per test file
+// with its own database, requests as a client makes them, and the teardown.
+
 /** A unique database name, so that parallel runs never share state. */
 export const testDbName = () => `auth_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
 
@@ -76,12 +79,4 @@ export async function login(app: FastifyInstance, email: string, password = PASS
   return res.json<Pair>();
 }
 
-/** The current value of a counter or gauge in the app's /metrics, 0 when absent. */
-export async function metricValue(app: FastifyInstance, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').at(-1));
-  }
-  return 0;
-}
+export { metricValue } from '@taskmesh/fastify-plugins/testing';
