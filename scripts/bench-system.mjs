@@ -120,7 +120,9 @@ const children = new Map();
 async function launchService(svc, env, { tracing }) {
   const args = [];
   if (tracing) args.push('--import', '@taskmesh/telemetry/register');
-  if (CPU_PROF) args.push('--cpu-prof', `--cpu-prof-dir=${RUN_DIR}`, `--cpu-prof-name=${svc.name}-${tracing ? 'traced' : 'untraced'}-${Date.now()}.cpuprofile`);
+  // A folder per process: the main thread's profile is the one whose name has thread id 0 (the
+  // preload's loader hooks run on a thread of their own and write a second one).
+  if (CPU_PROF) args.push('--cpu-prof', `--cpu-prof-dir=${path.join(RUN_DIR, `profile-${svc.name}-${tracing ? 'traced' : 'untraced'}`)}`);
   args.push(path.join(ROOT, svc.dir, 'dist', 'server.js'));
   const log = fs.openSync(path.join(RUN_DIR, `${svc.name}.log`), 'a');
   const child = spawn(process.execPath, args, {
