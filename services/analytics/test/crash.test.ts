@@ -2,14 +2,13 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
+import type { TestIssuer } from '@taskmesh/access-token/testing';
 import type { FastifyInstance } from 'fastify';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/app.js';
 import { eventDigest } from '../src/domain/stats/stats-repository.js';
 import type { Config } from '../src/config.js';
-import { TestProducer, dropDatabase, expectStatsToMatch, metricSum, testConfig, testLogLevel } from './helpers.js';
+import { type AnalyticsHarness, TestProducer, analyticsHarness, expectStatsToMatch, metricValue } from './harness.js';
 import { mixedWorkload } from './workload.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
@@ -59,6 +58,7 @@ function runCrashingConsumer(config: Config, crashAfter: number): Promise<{ sign
 }
 
 describe('a consumer that crashes between storing an effect and committing its offset', () => {
+  let h: AnalyticsHarness;
   let issuer: TestIssuer;
   let config: Config;
   let producer: TestProducer;
@@ -66,17 +66,10 @@ describe('a consumer that crashes between storing an effect and committing its o
   const workload = mixedWorkload({ users: 12, events: 300, seed: 11 });
 
   beforeAll(async () => {
-    issuer = await createTestIssuer();
-    config = testConfig(issuer);
-    producer = new TestProducer(config);
+    h = await analyticsHarness({ app: false });
+    ({ issuer, config, producer } = h);
   });
-
-  afterAll(async () => {
-    await app?.close();
-    await producer?.cleanup(config);
-    await dropDatabase(config);
-    await issuer?.close();
-  });
+  afterAll(() => h?.close());
 
   it('when a new member of the group takes over, then the redelivered messages are recognised and nothing is counted twice', async () => {
     await producer.ensureTopics();
@@ -103,12 +96,12 @@ describe('a consumer that crashes between storing an effect and committing its o
       await mongo.close();
     }
 
-    app = await buildApp(config, { logLevel: testLogLevel });
+    app = await h.start();
     await producer.drained(config);
 
     await expectStatsToMatch(app, issuer, workload.reference);
-    expect(await metricSum(app, 'analytics_events_processed_total', { outcome: 'redelivered' })).toBeGreaterThanOrEqual(1);
-    expect(await metricSum(app, 'analytics_events_processed_total', { outcome: 'duplicate' })).toBe(0);
-    expect(await metricSum(app, 'analytics_events_processed_total', { outcome: 'applied' })).toBeLessThanOrEqual(300 - report.applied);
+    expect(await metricValue(app, 'analytics_events_processed_total', { outcome: 'redelivered' })).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(app, 'analytics_events_processed_total', { outcome: 'duplicate' })).toBe(0);
+    expect(await metricValue(app, 'analytics_events_processed_total', { outcome: 'applied' })).toBeLessThanOrEqual(300 - report.applied);
   });
 });

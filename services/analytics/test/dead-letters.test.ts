@@ -1,13 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
+import type { TestIssuer } from '@taskmesh/access-token/testing';
 import { envelope, type DomainEvent } from '@taskmesh/events';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/app.js';
 import type { Config } from '../src/config.js';
 import { DLQ_HEADERS, readDeadLetters, replayDeadLetters } from '../src/events/dead-letters.js';
-import { TestProducer, dropDatabase, metricSum, testConfig, testLogLevel, topicsOf } from './helpers.js';
+import { type AnalyticsHarness, TestProducer, analyticsHarness, metricValue, topicsOf } from './harness.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 
@@ -38,6 +37,7 @@ function created(userId: string, at = new Date()): DomainEvent {
 }
 
 describe('poison messages and the dead-letter topic', () => {
+  let h: AnalyticsHarness;
   let issuer: TestIssuer;
   let config: Config;
   let app: FastifyInstance;
@@ -46,25 +46,18 @@ describe('poison messages and the dead-letter topic', () => {
   const failing = new Set<string>();
 
   beforeAll(async () => {
-    issuer = await createTestIssuer();
-    config = testConfig(issuer);
-    app = await buildApp(config, {
-      logLevel: testLogLevel,
-      hooks: {
-        beforeApply: (event) => {
-          if (failing.has(event.id)) throw new Error(`the store refused ${event.id}`);
+    h = await analyticsHarness({
+      app: {
+        hooks: {
+          beforeApply: (event) => {
+            if (failing.has(event.id)) throw new Error(`the store refused ${event.id}`);
+          },
         },
       },
     });
-    producer = new TestProducer(config);
+    ({ issuer, config, producer, app } = h);
   });
-
-  afterAll(async () => {
-    await app?.close();
-    await producer?.cleanup(config);
-    await dropDatabase(config);
-    await issuer?.close();
-  });
+  afterAll(() => h?.close());
 
   const me = async (userId: string) =>
     (await app.inject({ method: 'GET', url: '/analytics/me', headers: { authorization: `Bearer ${await issuer.token(userId)}` } })).json();
@@ -100,9 +93,9 @@ describe('poison messages and the dead-letter topic', () => {
     // The original headers travel with the dead letter, so a replay keeps the trace.
     expect(letters[0]!.headers.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
     expect(letters[0]!.value?.toString()).toBe('this is not JSON');
-    expect(await metricSum(app, 'analytics_dead_letters_total', { kind: 'invalid' })).toBe(3);
-    expect(await metricSum(app, 'analytics_events_processed_total', { outcome: 'dead_lettered' })).toBe(3);
-    expect(await metricSum(app, 'analytics_events_processed_total', { type: 'unknown', outcome: 'dead_lettered' })).toBe(1);
+    expect(await metricValue(app, 'analytics_dead_letters_total', { kind: 'invalid' })).toBe(3);
+    expect(await metricValue(app, 'analytics_events_processed_total', { outcome: 'dead_lettered' })).toBe(3);
+    expect(await metricValue(app, 'analytics_events_processed_total', { type: 'unknown', outcome: 'dead_lettered' })).toBe(1);
   });
 
   it('when an event fails 3 times, then it is dead-lettered with its attempts, the partition moves on, and a replay from the dead-letter topic applies it once', async () => {
@@ -136,7 +129,7 @@ describe('poison messages and the dead-letter topic', () => {
       attempts: 3,
       reason: `failed 3 times: the store refused ${completion.id}`,
     });
-    expect(await metricSum(app, 'analytics_events_processed_total', { type: 'TaskCompleted', outcome: 'error' })).toBe(3);
+    expect(await metricValue(app, 'analytics_events_processed_total', { type: 'TaskCompleted', outcome: 'error' })).toBe(3);
 
     // The operator's tool lists it and replays it once the cause is gone.
     failing.clear();
@@ -159,13 +152,13 @@ describe('poison messages and the dead-letter topic', () => {
     expect(await me(user)).toMatchObject({ tasksCreated: 2, tasksCompleted: 1, tasksOpen: 1, averageCompletionMs: 3_600_000 });
 
     // Replaying everything again: the completion is a duplicate now, the invalid ones fail again.
-    const hitsBefore = await metricSum(app, 'analytics_dedup_hits_total');
+    const hitsBefore = await metricValue(app, 'analytics_dedup_hits_total');
     const again = await replayDeadLetters(producer.kafka, producer.producer, topicsOf(config), { all: true });
     expect(again).toHaveLength(4);
     await producer.drained(config);
     expect(await me(user)).toMatchObject({ tasksCreated: 2, tasksCompleted: 1, tasksOpen: 1 });
-    expect(await metricSum(app, 'analytics_dedup_hits_total')).toBe(hitsBefore + 1);
-    expect(await metricSum(app, 'analytics_dead_letters_total', { kind: 'invalid' })).toBe(6);
+    expect(await metricValue(app, 'analytics_dedup_hits_total')).toBe(hitsBefore + 1);
+    expect(await metricValue(app, 'analytics_dead_letters_total', { kind: 'invalid' })).toBe(6);
   });
 
   it('when the tool is called without a selection, then it refuses with a usage message', () => {

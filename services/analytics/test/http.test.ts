@@ -1,34 +1,26 @@
-import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
+import type { TestIssuer } from '@taskmesh/access-token/testing';
 import { envelope, type DomainEvent } from '@taskmesh/events';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/app.js';
 import type { Config } from '../src/config.js';
-import { TestProducer, dropDatabase, nonZeroDays, testConfig, testLogLevel } from './helpers.js';
+import { type AnalyticsHarness, TestProducer, analyticsHarness, nonZeroDays } from './harness.js';
 
 const hex24 = () => crypto.randomUUID().replace(/-/g, '').slice(0, 24);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 describe('the analytics HTTP API', () => {
+  let h: AnalyticsHarness;
   let issuer: TestIssuer;
   let config: Config;
   let app: FastifyInstance;
   let producer: TestProducer;
 
   beforeAll(async () => {
-    issuer = await createTestIssuer();
-    config = testConfig(issuer);
-    app = await buildApp(config, { logLevel: testLogLevel });
-    producer = new TestProducer(config);
+    h = await analyticsHarness();
+    ({ issuer, config, producer, app } = h);
   });
-
-  afterAll(async () => {
-    await app?.close();
-    await producer?.cleanup(config);
-    await dropDatabase(config);
-    await issuer?.close();
-  });
+  afterAll(() => h?.close());
 
   const get = async (url: string, token?: string) =>
     app.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} });

@@ -1,12 +1,11 @@
-import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
+import type { TestIssuer } from '@taskmesh/access-token/testing';
 import { envelope, type DomainEvent } from '@taskmesh/events';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startMongo, stopInstance, type Started } from '../../../scripts/infra-lib.mjs';
-import { buildApp } from '../src/app.js';
 import type { Config } from '../src/config.js';
 import { readDeadLetters } from '../src/events/dead-letters.js';
-import { TestProducer, metricSum, testConfig, testLogLevel, topicsOf } from './helpers.js';
+import { type AnalyticsHarness, TestProducer, analyticsHarness, metricValue, topicsOf } from './harness.js';
 
 const hex24 = () => crypto.randomUUID().replace(/-/g, '').slice(0, 24);
 const created = (userId: string): DomainEvent =>
@@ -20,6 +19,7 @@ const created = (userId: string): DomainEvent =>
   }) as DomainEvent;
 
 describe('when the statistics store is down', () => {
+  let h: AnalyticsHarness;
   let issuer: TestIssuer;
   let port: number;
   let store: Started;
@@ -28,19 +28,14 @@ describe('when the statistics store is down', () => {
   let producer: TestProducer;
 
   beforeAll(async () => {
-    issuer = await createTestIssuer();
     port = await freePort();
     store = await startMongo({ port });
-    config = testConfig(issuer, { MONGODB_URI: store.uri });
-    app = await buildApp(config, { logLevel: testLogLevel });
-    producer = new TestProducer(config);
+    h = await analyticsHarness({ env: { MONGODB_URI: store.uri } });
+    ({ issuer, config, producer, app } = h);
   });
-
   afterAll(async () => {
-    await app?.close();
-    await producer?.cleanup(config);
+    await h?.close();
     await stopInstance(store);
-    await issuer?.close();
   });
 
   it('then events wait uncommitted instead of being dead-lettered, readiness says so, and they are applied once when it is back', async () => {
@@ -52,7 +47,7 @@ describe('when the statistics store is down', () => {
     await stopInstance(store, { keepData: true });
     await producer.send([created(user), created(user)]);
     await expect
-      .poll(() => metricSum(app, 'analytics_events_processed_total', { outcome: 'error' }), { timeout: 30_000 })
+      .poll(() => metricValue(app, 'analytics_events_processed_total', { outcome: 'error' }), { timeout: 30_000 })
       .toBeGreaterThanOrEqual(1);
     const ready = await app.inject({ method: 'GET', url: '/health/ready' });
     expect(ready.statusCode).toBe(503);
@@ -66,8 +61,8 @@ describe('when the statistics store is down', () => {
 
     const after = await app.inject({ method: 'GET', url: '/analytics/me', headers: { authorization: `Bearer ${token}` } });
     expect(after.json()).toMatchObject({ tasksCreated: 3, tasksOpen: 3 });
-    expect(await metricSum(app, 'analytics_events_processed_total', { outcome: 'applied' })).toBe(3);
-    expect(await metricSum(app, 'analytics_dead_letters_total')).toBe(0);
+    expect(await metricValue(app, 'analytics_events_processed_total', { outcome: 'applied' })).toBe(3);
+    expect(await metricValue(app, 'analytics_dead_letters_total')).toBe(0);
     expect(await readDeadLetters(producer.kafka, topicsOf(config).deadLetters)).toEqual([]);
   });
 });

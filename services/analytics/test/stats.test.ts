@@ -1,12 +1,12 @@
-import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
+import type { TestIssuer } from '@taskmesh/access-token/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/app.js';
 import type { Config } from '../src/config.js';
-import { TestProducer, dropDatabase, expectStatsToMatch, metricSum, testConfig, testLogLevel } from './helpers.js';
+import { type AnalyticsHarness, TestProducer, analyticsHarness, expectStatsToMatch, metricValue } from './harness.js';
 import { mixedWorkload } from './workload.js';
 
 describe('statistics from a burst of events', () => {
+  let h: AnalyticsHarness;
   let issuer: TestIssuer;
   let config: Config;
   let app: FastifyInstance;
@@ -14,18 +14,10 @@ describe('statistics from a burst of events', () => {
   const workload = mixedWorkload({ users: 40, events: 1000, seed: 7 });
 
   beforeAll(async () => {
-    issuer = await createTestIssuer();
-    config = testConfig(issuer);
-    app = await buildApp(config, { logLevel: testLogLevel });
-    producer = new TestProducer(config);
+    h = await analyticsHarness();
+    ({ issuer, config, producer, app } = h);
   });
-
-  afterAll(async () => {
-    await app?.close();
-    await producer?.cleanup(config);
-    await dropDatabase(config);
-    await issuer?.close();
-  });
+  afterAll(() => h?.close());
 
   it('when 1,000 mixed events for 40 users arrive, then every user and the overview equal the reference computed from the events', async () => {
     expect(workload.events.length).toBe(1000);
@@ -34,8 +26,8 @@ describe('statistics from a burst of events', () => {
     await producer.drained(config);
 
     await expectStatsToMatch(app, issuer, workload.reference);
-    expect(await metricSum(app, 'analytics_events_processed_total', { outcome: 'applied' })).toBe(1000);
-    expect(await metricSum(app, 'analytics_dedup_hits_total')).toBe(0);
+    expect(await metricValue(app, 'analytics_events_processed_total', { outcome: 'applied' })).toBe(1000);
+    expect(await metricValue(app, 'analytics_dedup_hits_total')).toBe(0);
   });
 
   it('when the same 1,000 events are sent again, then nothing changes and every one counts as a dedup hit', async () => {
@@ -43,9 +35,9 @@ describe('statistics from a burst of events', () => {
     await producer.drained(config);
 
     await expectStatsToMatch(app, issuer, workload.reference);
-    expect(await metricSum(app, 'analytics_events_processed_total', { outcome: 'applied' })).toBe(1000);
-    expect(await metricSum(app, 'analytics_events_processed_total', { outcome: 'duplicate' })).toBe(1000);
-    expect(await metricSum(app, 'analytics_dedup_hits_total')).toBe(1000);
+    expect(await metricValue(app, 'analytics_events_processed_total', { outcome: 'applied' })).toBe(1000);
+    expect(await metricValue(app, 'analytics_events_processed_total', { outcome: 'duplicate' })).toBe(1000);
+    expect(await metricValue(app, 'analytics_dedup_hits_total')).toBe(1000);
   });
 
   it('when the same events are replayed through the retry topic, then nothing changes either', async () => {
@@ -56,6 +48,6 @@ describe('statistics from a burst of events', () => {
     );
     await producer.drained(config);
     await expectStatsToMatch(app, issuer, workload.reference);
-    expect(await metricSum(app, 'analytics_dedup_hits_total')).toBe(1100);
+    expect(await metricValue(app, 'analytics_dedup_hits_total')).toBe(1100);
   });
 });

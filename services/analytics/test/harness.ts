@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { TestIssuer } from '@taskmesh/access-token/testing';
+import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
 import { TOPIC_OF, type DomainEvent } from '@taskmesh/events';
 import { loadConfig } from '@taskmesh/fastify-plugins';
 import { EventProducer, consumerLag, createKafka, ensureTopics, type Kafka } from '@taskmesh/kafka';
 import type { FastifyInstance } from 'fastify';
 import { MongoClient } from 'mongodb';
 import { expect, inject } from 'vitest';
+import { buildApp, type AppOptions } from '../src/app.js';
 import { ConfigSchema, type Config } from '../src/config.js';
 import { statsTopics, type StatsTopics } from '../src/events/index.js';
 import type { Reference } from './workload.js';
@@ -115,15 +116,7 @@ export async function dropDatabase(config: Config): Promise<void> {
   }
 }
 
-/** Sum of a counter's series, optionally only those with the given labels. */
-export async function metricSum(app: FastifyInstance, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = app.metrics.getSingleMetric(name);
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
-    .reduce((s, v) => s + v.value, 0);
-}
+export { metricValue } from '@taskmesh/fastify-plugins/testing';
 
 /** Non-zero days of a dense per-day series, as a map. */
 export const nonZeroDays = (series: { date: string; count: number }[]): Record<string, number> =>
@@ -167,3 +160,49 @@ export async function expectStatsToMatch(app: FastifyInstance, issuer: TestIssue
 
 /** Silent unless ANALYTICS_TEST_LOG_LEVEL asks for logs (when a test needs looking into). */
 export const testLogLevel: string | false = process.env.ANALYTICS_TEST_LOG_LEVEL ?? false;
+
+export interface AnalyticsHarness {
+  readonly issuer: TestIssuer;
+  readonly config: Config;
+  /** Stands in for auth and task on the test's own topics. */
+  readonly producer: TestProducer;
+  /** The app, once built (by `analyticsHarness`, or later by `start`). */
+  readonly app: FastifyInstance;
+  /** Builds the app (for a test that needs something to happen before it starts). */
+  start(opts?: AppOptions): Promise<FastifyInstance>;
+  /** Closes the app, deletes the test's topics, drops its database, stops the issuer. */
+  close(): Promise<void>;
+}
+
+/**
+ * The analytics service's test harness: a token issuer with a real JWKS, a configuration of its
+ * own (database, topics, consumer group), a producer, the app (unless `app: false`) and the
+ * teardown of all four.
+ */
+export async function analyticsHarness(opts: { env?: Record<string, string>; app?: AppOptions | false } = {}): Promise<AnalyticsHarness> {
+  const issuer = await createTestIssuer();
+  const config = testConfig(issuer, opts.env);
+  const producer = new TestProducer(config);
+  let app: FastifyInstance | undefined;
+  const h: AnalyticsHarness = {
+    issuer,
+    config,
+    producer,
+    get app() {
+      if (!app) throw new Error('the app is not built yet: call start()');
+      return app;
+    },
+    async start(appOpts = {}) {
+      app = await buildApp(config, { logLevel: testLogLevel, ...appOpts });
+      return app;
+    },
+    async close() {
+      await app?.close();
+      await producer.cleanup(config);
+      await dropDatabase(config).catch(() => undefined);
+      await issuer.close();
+    },
+  };
+  if (opts.app !== false) await h.start(opts.app ?? {});
+  return h;
+}
