@@ -1,3 +1,4 @@
+export { outboxMetrics, type OutboxMetricsOptions } from './metrics.js';
 export { OutboxPublisher, type OutboxMessage, type Publisher } from './publisher.js';
 export {
   OutboxRelay,

@@ -1,8 +1,7 @@
 import { TOPICS } from '@taskmesh/events';
-import { OutboxPublisher, OutboxRelay } from '@taskmesh/outbox';
+import { OutboxPublisher, OutboxRelay, outboxMetrics } from '@taskmesh/outbox';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Counter, Gauge } from 'prom-client';
 import { UserOutbox, userWork, type UserWork } from '../domain/events/user-outbox.js';
 import type { UserDoc, UserRepository } from '../domain/users/user-repository.js';
 
@@ -34,22 +33,12 @@ export interface OutboxPluginOptions {
  */
 export const outboxPlugin = fp<OutboxPluginOptions>(
   async (app: FastifyInstance, opts) => {
-    const published = new Counter({
-      name: 'auth_outbox_published_total',
-      help: 'Events published from the user outbox',
-      registers: [app.metrics],
-    });
-    new Gauge({
-      name: 'auth_outbox_backlog',
-      help: 'User documents with an event not yet published',
-      registers: [app.metrics],
-      async collect() {
-        try {
-          this.set(await opts.users.countPendingEvents());
-        } catch (err) {
-          app.log.warn({ err }, 'outbox backlog could not be read');
-        }
-      },
+    const hooks = outboxMetrics({
+      registry: app.metrics,
+      prefix: 'auth_outbox',
+      events: 'User events',
+      backlog: { read: () => opts.users.countPendingEvents(), help: 'User documents with an event not yet published' },
+      log: app.log,
     });
     const publisher = new OutboxPublisher(app.kafka.client, TOPICS.userEvents);
     const relay = new OutboxRelay<UserWork>({
@@ -57,7 +46,7 @@ export const outboxPlugin = fp<OutboxPluginOptions>(
       publisher,
       settings: { pollMs: opts.intervalMs, maxBackoffMs: Math.max(opts.intervalMs, 10_000) },
       log: app.log,
-      hooks: { onPublished: (n) => published.inc(n) },
+      hooks,
     });
     app.decorate('userEvents', {
       relay,

@@ -4,8 +4,7 @@ import { createKafka } from '@taskmesh/kafka';
 import { ensureIndexes } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Counter, Gauge } from 'prom-client';
-import { OutboxPublisher, OutboxRelay } from '@taskmesh/outbox';
+import { OutboxPublisher, OutboxRelay, outboxMetrics } from '@taskmesh/outbox';
 import { OutboxOwners, type OwnerMarker } from '../domain/outbox/outbox-owners.js';
 import { TaskOutbox, type OwnerWork } from '../domain/outbox/task-outbox.js';
 import type { TaskDocument } from '../domain/tasks/task-document.js';
@@ -46,29 +45,15 @@ export const outboxPlugin = fp<OutboxPluginOptions>(
       error: app.log.debug.bind(app.log),
     };
     const kafka = createKafka({ brokers: opts.brokers, clientId: 'task-outbox', log: kafkaLog, retries: 2, metrics: app.metrics });
-    const published = new Counter({
-      name: 'task_outbox_published_total',
-      help: 'Task events sent to Kafka and acknowledged',
-      registers: [app.metrics],
-    });
-    const failures = new Counter({
-      name: 'task_outbox_publish_failures_total',
-      help: 'Relay rounds that failed (Kafka or Mongo unreachable)',
-      registers: [app.metrics],
-    });
-    let lastBacklog = 0;
-    new Gauge({
-      name: 'task_outbox_backlog',
-      help: 'Task documents with a pending event, across all instances (read from the database: aggregate with max, not sum)',
-      registers: [app.metrics],
-      async collect() {
-        try {
-          lastBacklog = await owners.backlog();
-        } catch (err) {
-          app.log.warn({ err }, 'outbox backlog could not be read; reporting the last value');
-        }
-        this.set(lastBacklog);
+    const hooks = outboxMetrics({
+      registry: app.metrics,
+      prefix: 'task_outbox',
+      events: 'Task events',
+      backlog: {
+        read: () => owners.backlog(),
+        help: 'Task documents with a pending event, across all instances (read from the database: aggregate with max, not sum)',
       },
+      log: app.log,
     });
 
     const store = new TaskOutbox(app.mongo.db.collection<TaskDocument>('tasks'), owners, {
@@ -91,7 +76,7 @@ export const outboxPlugin = fp<OutboxPluginOptions>(
         maxBackoffMs: opts.maxBackoffMs,
       },
       log: app.log,
-      hooks: { onPublished: (n) => published.inc(n), onFailure: () => failures.inc() },
+      hooks,
       ...(watch ? { changes: (onChange: () => void) => owners.watchTouches(onChange, app.log) } : {}),
     });
     app.decorate('outbox', { owners, relay });
