@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { EventProducer, consumerLag, createKafka, ensureTopics, pingKafka, startConsumer, type ConsumedMessage, type Kafka } from '../src/index.js';
+import {
+  EventProducer,
+  consumerLag,
+  createKafka,
+  ensureTopics,
+  pingKafka,
+  startConsumer,
+  type ConsumedMessage,
+  type Kafka,
+} from '../src/index.js';
 
 const unique = (what: string) => `test.${what}.${randomUUID().slice(0, 8)}`;
-
-async function waitUntil(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('kafka package against the real broker', () => {
   let kafka: Kafka;
@@ -50,8 +51,11 @@ describe('kafka package against the real broker', () => {
     const got: ConsumedMessage[] = [];
     const consumer = await startConsumer(kafka, { groupId: unique('g'), topics: [topic], handle: async (m) => void got.push(m) });
     try {
-      for (let i = 0; i < 20; i++) await producer.send(topic, [{ key: 'user-1', value: { i }, headers: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` } }]);
-      await waitUntil(() => got.length === 20);
+      for (let i = 0; i < 20; i++)
+        await producer.send(topic, [
+          { key: 'user-1', value: { i }, headers: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` } },
+        ]);
+      await expect.poll(() => got.length, { timeout: 30_000 }).toBe(20);
       expect(got.map((m) => JSON.parse(m.value!.toString()).i)).toEqual([...Array(20).keys()]);
       expect(new Set(got.map((m) => m.partition)).size).toBe(1);
       expect(got[0]!.key).toBe('user-1');
@@ -65,7 +69,10 @@ describe('kafka package against the real broker', () => {
     const topic = unique('redeliver');
     const groupId = unique('g');
     await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
-    await producer.send(topic, [0, 1, 2, 3, 4].map((i) => ({ key: 'k', value: { i } })));
+    await producer.send(
+      topic,
+      [0, 1, 2, 3, 4].map((i) => ({ key: 'k', value: { i } })),
+    );
 
     const seen: number[] = [];
     let failedOnce = false;
@@ -82,7 +89,7 @@ describe('kafka package against the real broker', () => {
       },
     });
     try {
-      await waitUntil(() => seen.length >= 5);
+      await expect.poll(() => seen.length, { timeout: 30_000 }).toBeGreaterThanOrEqual(5);
       expect(seen).toEqual([0, 1, 2, 3, 4]);
     } finally {
       await consumer.stop();
@@ -107,15 +114,19 @@ describe('kafka package against the real broker', () => {
         await new Promise(() => {});
       },
     });
-    await waitUntil(() => handledByFirst === 1);
+    await expect.poll(() => handledByFirst, { timeout: 30_000 }).toBe(1);
     const lagBefore = await consumerLag(kafka, groupId, [topic]);
     expect(lagBefore[0]?.lag ?? 1).toBe(1);
     void first.stop().catch(() => {});
 
     const second: number[] = [];
-    const consumer = await startConsumer(kafka, { groupId, topics: [topic], handle: async (m) => void second.push(JSON.parse(m.value!.toString()).i) });
+    const consumer = await startConsumer(kafka, {
+      groupId,
+      topics: [topic],
+      handle: async (m) => void second.push(JSON.parse(m.value!.toString()).i),
+    });
     try {
-      await waitUntil(() => second.length === 1, 60_000);
+      await expect.poll(() => second.length, { timeout: 60_000 }).toBe(1);
       expect(second).toEqual([0]);
     } finally {
       await consumer.stop();

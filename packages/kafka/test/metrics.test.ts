@@ -5,14 +5,6 @@ import { EventProducer, createKafka, ensureTopics, startConsumer, traceHeaders, 
 
 const unique = (what: string) => `test.${what}.${randomUUID().slice(0, 8)}`;
 
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** The value of one series, or undefined when it does not exist. */
 async function value(registry: Registry, name: string, labels: Record<string, string>): Promise<number | undefined> {
   const metric = registry.getSingleMetric(name);
@@ -57,11 +49,11 @@ describe('kafka metrics against the real broker', () => {
       },
     });
     try {
-      await until(async () => (await value(registry, 'kafka_consumer_lag', { topic, group, partition: '0' })) === 5);
+      await expect.poll(() => value(registry, 'kafka_consumer_lag', { topic, group, partition: '0' }), { timeout: 30_000 }).toBe(5);
       expect(await value(registry, 'kafka_messages_consumed_total', { topic, group })).toBeUndefined();
       release();
-      await until(() => handled === 5);
-      await until(async () => (await value(registry, 'kafka_consumer_lag', { topic, group, partition: '0' })) === 0);
+      await expect.poll(() => handled, { timeout: 30_000 }).toBe(5);
+      await expect.poll(() => value(registry, 'kafka_consumer_lag', { topic, group, partition: '0' }), { timeout: 30_000 }).toBe(0);
       expect(await value(registry, 'kafka_messages_consumed_total', { topic, group })).toBe(5);
       const text = await registry.metrics();
       expect(text).toContain(`kafka_consumer_lag{topic="${topic}",partition="0",group="${group}",service="kafka-metrics-test"} 0`);
@@ -97,7 +89,7 @@ describe('kafka metrics against the real broker', () => {
         { key: 'a', value: 1, headers: { 'x-origin': 'test' } },
         { key: 'b', value: 2 },
       ]);
-      await until(() => got.length === 2);
+      await expect.poll(() => got.length, { timeout: 30_000 }).toBe(2);
       expect(got).toEqual([{ 'x-origin': 'test' }, {}]);
       expect(traceHeaders()).toEqual({});
     } finally {
