@@ -15,3 +15,4 @@ export {
 } from './token.js';
 export { missingRole, missingToken, tokenErrors, tokenFailure } from './errors.js';
 export { accessTokenPlugin, type AccessTokenPluginOptions } from './plugin.js';
+export { TokenCache, type TokenCacheOptions } from './token-cache.js';

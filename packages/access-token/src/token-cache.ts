@@ -1,4 +1,4 @@
-import type { Principal, VerifyAccessToken } from '@taskmesh/access-token';
+import type { Principal, VerifyAccessToken } from './token.js';
 
 export interface TokenCacheOptions {
   /** Verified tokens kept at most; the oldest entry makes room. 0 turns the cache off. */
@@ -8,8 +8,8 @@ export interface TokenCacheOptions {
 }
 
 /**
- * Access tokens already verified, kept until they expire: a signature check per request would
- * cost more than the rest of the gateway's work. Only successes are kept (a stream of forged
+ * Access tokens already verified, kept until they expire: an Ed25519 check per request costs more
+ * than the rest of a cheap request's work (in the gateway, and again in the service behind it). Only successes are kept (a stream of forged
  * tokens cannot fill the cache with its own entries), and concurrent first uses of one token
  * share a single verification.
  */

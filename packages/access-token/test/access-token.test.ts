@@ -64,4 +64,24 @@ describe('access-token verification core', () => {
     expect((await app.inject({ method: 'GET', url: '/admin', headers: { authorization: admin } })).statusCode).toBe(200);
     await app.close();
   });
+
+  it('when a token is presented again, then its signature is not checked again; a refused token is checked every time', async () => {
+    let checks = 0;
+    const counted: VerifyAccessToken = (token) => {
+      checks++;
+      return verify(token);
+    };
+    const app = await createServiceApp({ service: 'at-cache', logLevel: false });
+    await app.register(accessTokenPlugin, { verify: counted });
+    app.get('/me', { preHandler: app.authenticate }, async (request) => request.principal);
+    await app.ready();
+    const user = `Bearer ${await issuer.token('u4')}`;
+    for (let i = 0; i < 3; i++) expect((await app.inject({ method: 'GET', url: '/me', headers: { authorization: user } })).json()).toMatchObject({ userId: 'u4' });
+    expect(checks).toBe(1);
+    const [h, , sig] = (await issuer.token('u5')).split('.');
+    const forged = `Bearer ${h}.${b64(claims({ role: 'admin' }))}.${sig}`;
+    for (let i = 0; i < 2; i++) expect((await app.inject({ method: 'GET', url: '/me', headers: { authorization: forged } })).statusCode).toBe(401);
+    expect(checks).toBe(3);
+    await app.close();
+  });
 });
