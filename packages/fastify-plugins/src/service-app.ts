@@ -1,4 +1,12 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import { errorHandlerPlugin } from './error-handler.js';
 import type { ErrorFactory } from './errors.js';
 import { healthPlugin } from './health.js';
@@ -21,8 +29,25 @@ export interface ServiceAppOptions {
   readonly trustProxy?: FastifyServerOptions['trustProxy'];
   /** Bound for each readiness check. @default 1000 */
   readonly readinessTimeoutMs?: number;
+  /** Idle keep-alive connections are closed after this long; keep it below the drain window. @default 4000 */
+  readonly keepAliveTimeoutMs?: number;
   /** The service's answer when its store is unreachable (503, with Retry-After). @default ERR_UNAVAILABLE */
   readonly unavailableError?: ErrorFactory;
+}
+
+/**
+ * One log line per request, when it completes, with the request's method and URL in it: Fastify's
+ * separate "incoming request" line cost about a twentieth of a cheap request's CPU and says nothing
+ * the completion line cannot. Every other line of Fastify's is kept.
+ */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: FastifyError | Error | null, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return;
+    if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
 }
 
 /**
@@ -40,6 +65,7 @@ export async function createServiceApp(opts: ServiceAppOptions): Promise<Fastify
             mixin: opts.logMixin ? () => ({ ...traceLogFields(), ...opts.logMixin!() }) : traceLogFields,
             redact: ['req.headers.authorization', 'req.headers.cookie'],
           },
+    logController: new OneLinePerRequest(),
     genReqId: genRequestId,
     // false: Fastify would otherwise take the header verbatim and skip genRequestId's checks
     requestIdHeader: false,
@@ -47,8 +73,14 @@ export async function createServiceApp(opts: ServiceAppOptions): Promise<Fastify
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     trustProxy: opts.trustProxy ?? false,
-    return503OnClosing: true,
+    // Requests that still arrive on an open connection once closing has started are served (with
+    // Connection: close), not refused: they were routed here before the endpoint change.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Shorter than the drain window (DRAIN_MS), and announced in Keep-Alive: timeout=4 so that
+    // clients close an idle connection first: by the end of the drain no idle connection is left
+    // to race a new request against the close.
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4000,
   });
   (app as unknown as Record<symbol, string>)[SERVICE_NAME] = opts.service;
   installStrictValidation(app);

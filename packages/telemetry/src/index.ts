@@ -1,2 +1,2 @@
-export { startTelemetry, exportRequested, type Telemetry, type TelemetryOptions } from './sdk.js';
+export { startTelemetry, exportRequested, localSampler, type Telemetry, type TelemetryOptions } from './sdk.js';
 export { platformInstrumentations, isUntracedPath } from './instrumentations.js';

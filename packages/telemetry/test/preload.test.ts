@@ -16,6 +16,9 @@ interface LogLine {
   spanId?: string;
   port?: number;
   service?: string;
+  req?: { method?: string; url?: string };
+  res?: { statusCode?: number };
+  responseTime?: number;
 }
 
 interface Started {
@@ -118,7 +121,11 @@ describe('the register preload in a real process', () => {
     expect(await svc.exited).toBe(0);
 
     const requestLines = svc.lines.filter((l) => l.reqId !== undefined && l.msg !== undefined && !l.msg.includes('/health'));
-    expect(requestLines.map((l) => l.msg)).toEqual(expect.arrayContaining(['incoming request', 'working', 'request completed']));
+    expect(requestLines.map((l) => l.msg)).toEqual(expect.arrayContaining(['working', 'request completed']));
+    // One line per request, with what used to take two.
+    expect(requestLines.filter((l) => l.msg === 'request completed')).toEqual([
+      expect.objectContaining({ req: expect.objectContaining({ method: 'GET', url: '/work/abc' }), res: { statusCode: 200 }, responseTime: expect.any(Number) }),
+    ]);
     for (const line of requestLines) {
       expect(line.traceId).toBe(traceId);
       expect(line.spanId).toMatch(/^[0-9a-f]{16}$/);

@@ -1,0 +1,22 @@
+import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
+import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it } from 'vitest';
+import { localSampler } from '../src/sdk.js';
+
+const traceId = 'ab'.repeat(16);
+const withParent = (traceFlags: number) =>
+  trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: 'cd'.repeat(8), traceFlags, isRemote: true });
+
+describe('the sampler of a process that exports nothing', () => {
+  it('when it starts a trace itself, then nothing is recorded', () => {
+    expect(localSampler().shouldSample(ROOT_CONTEXT, traceId, 'GET', SpanKind.SERVER, {}, []).decision).toBe(SamplingDecision.NOT_RECORD);
+  });
+
+  it('when the caller sampled the trace, then it is recorded and stays sampled; when not, not', () => {
+    const sampler = localSampler();
+    expect(sampler.shouldSample(withParent(TraceFlags.SAMPLED), traceId, 'GET', SpanKind.SERVER, {}, []).decision).toBe(
+      SamplingDecision.RECORD_AND_SAMPLED,
+    );
+    expect(sampler.shouldSample(withParent(TraceFlags.NONE), traceId, 'GET', SpanKind.SERVER, {}, []).decision).toBe(SamplingDecision.NOT_RECORD);
+  });
+});
