@@ -2,7 +2,7 @@ import type { TestIssuer } from '@taskmesh/access-token/testing';
 import { envelope, type DomainEvent } from '@taskmesh/events';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startMongo, stopInstance, type Started } from '../../../scripts/infra-lib.mjs';
+import { PrivateMongo } from '../../../test/private-mongo.js';
 import type { Config } from '../src/config.js';
 import { readDeadLetters } from '../src/events/dead-letters.js';
 import { type AnalyticsHarness, TestProducer, analyticsHarness, metricValue, topicsOf } from './harness.js';
@@ -21,21 +21,19 @@ const created = (userId: string): DomainEvent =>
 describe('when the statistics store is down', () => {
   let h: AnalyticsHarness;
   let issuer: TestIssuer;
-  let port: number;
-  let store: Started;
+  let store: PrivateMongo;
   let config: Config;
   let app: FastifyInstance;
   let producer: TestProducer;
 
   beforeAll(async () => {
-    port = await freePort();
-    store = await startMongo({ port });
+    store = await PrivateMongo.start();
     h = await analyticsHarness({ env: { MONGODB_URI: store.uri } });
     ({ issuer, config, producer, app } = h);
   });
   afterAll(async () => {
     await h?.close();
-    await stopInstance(store);
+    await store?.close();
   });
 
   it('then events wait uncommitted instead of being dead-lettered, readiness says so, and they are applied once when it is back', async () => {
@@ -44,7 +42,7 @@ describe('when the statistics store is down', () => {
     await producer.send([created(user)]);
     await producer.drained(config);
 
-    await stopInstance(store, { keepData: true });
+    await store.stop();
     await producer.send([created(user), created(user)]);
     await expect
       .poll(() => metricValue(app, 'analytics_events_processed_total', { outcome: 'error' }), { timeout: 30_000 })
@@ -56,7 +54,7 @@ describe('when the statistics store is down', () => {
     expect(me.statusCode).toBe(503);
     expect(me.json()).toMatchObject({ code: 'ANALYTICS_ERR_STORE_UNAVAILABLE' });
 
-    store = await startMongo({ port });
+    await store.restart();
     await producer.drained(config, 100_000);
 
     const after = await app.inject({ method: 'GET', url: '/analytics/me', headers: { authorization: `Bearer ${token}` } });

@@ -1,28 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startMongo, stopInstance, type Started } from '../../../scripts/infra-lib.mjs';
+import { PrivateMongo } from '../../../test/private-mongo.js';
 import { bearer, login, postJson, register, startApp, stopApp, testConfig, uniqueEmail } from './harness.js';
 
 describe('with the database down', () => {
-  let port: number;
-  let store: Started;
+  let store: PrivateMongo;
   let app: FastifyInstance;
 
   beforeAll(async () => {
-    port = await freePort();
-    store = await startMongo({ port });
+    store = await PrivateMongo.start();
     app = await startApp(testConfig({ MONGODB_URI: store.uri }));
   });
   afterAll(async () => {
     await stopApp(app, false);
-    if (store) await stopInstance(store);
+    await store?.close();
   });
 
   it('when requests arrive, then they answer 503 with Retry-After, not 500, readiness fails, and all works again once it is back', async () => {
     const user = await register(app);
     const { accessToken } = await login(app, user.email);
 
-    await stopInstance(store, { keepData: true });
+    await store.stop();
     for (const send of [
       () => postJson(app, '/auth/register', { email: uniqueEmail(), password: 'correct horse battery staple' }),
       () => postJson(app, '/auth/login', { email: user.email, password: 'correct horse battery staple' }),
@@ -35,7 +33,7 @@ describe('with the database down', () => {
     }
     expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
 
-    store = await startMongo({ port });
+    await store.restart();
     await expect
       .poll(async () => (await app.inject({ method: 'GET', url: '/auth/me', headers: bearer(accessToken) })).statusCode, {
         timeout: 30_000,

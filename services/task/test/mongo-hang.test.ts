@@ -1,26 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort, startMongo, stopInstance, type Started } from '../../../scripts/infra-lib.mjs';
+import { PrivateMongo } from '../../../test/private-mongo.js';
 import { json, taskHarness, type TaskHarness } from './harness.js';
 
 /** The gateway's upstream timeout for task (TASK_TIMEOUT_MS): the service must answer before it gives up. */
 const GATEWAY_TIMEOUT_MS = 5000;
 
 describe('with the database hung (accepting connections, never answering)', () => {
-  let store: Started;
+  let store: PrivateMongo;
   let h: TaskHarness;
   let app: FastifyInstance;
 
   beforeAll(async () => {
-    store = await startMongo({ port: await freePort() });
+    store = await PrivateMongo.start();
     h = await taskHarness({ ...inject('infra'), mongodbUri: store.uri });
     app = await h.app();
   });
   afterAll(async () => {
-    if (store?.pid) process.kill(store.pid, 'SIGCONT');
+    store?.resume();
     await h?.close();
-    if (store) await stopInstance(store);
+    await store?.close();
   });
 
   it('when requests arrive, then each answers 503 with Retry-After before the gateway would time out, and all works again once it resumes', async () => {
@@ -29,7 +29,7 @@ describe('with the database hung (accepting connections, never answering)', () =
     const created = await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'before' } });
     expect(created.statusCode).toBe(201);
 
-    process.kill(store.pid!, 'SIGSTOP');
+    store.hang();
     try {
       for (const opts of [
         { method: 'GET' as const, url: `/tasks/${json<{ id: string }>(created).id}` },
@@ -45,7 +45,7 @@ describe('with the database hung (accepting connections, never answering)', () =
         expect(ms, `${opts.method} ${opts.url} answered after ${Math.round(ms)} ms`).toBeLessThan(GATEWAY_TIMEOUT_MS);
       }
     } finally {
-      process.kill(store.pid!, 'SIGCONT');
+      store.resume();
     }
     await expect
       .poll(async () => (await app.inject({ method: 'GET', url: '/tasks', headers })).statusCode, { timeout: 30_000, interval: 500 })

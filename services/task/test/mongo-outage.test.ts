@@ -1,24 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort, startMongo, stopInstance, type Started } from '../../../scripts/infra-lib.mjs';
+import { PrivateMongo } from '../../../test/private-mongo.js';
 import { json, taskHarness, type TaskHarness } from './harness.js';
 
-let port: number;
-let store: Started;
+let store: PrivateMongo;
 let h: TaskHarness;
 let app: FastifyInstance;
 
 beforeAll(async () => {
-  port = await freePort();
-  store = await startMongo({ port });
+  store = await PrivateMongo.start();
   h = await taskHarness({ ...inject('infra'), mongodbUri: store.uri });
   app = await h.app();
 });
 
 afterAll(async () => {
   await h?.close();
-  if (store) await stopInstance(store);
+  await store?.close();
 });
 
 describe('with the database down', () => {
@@ -28,7 +26,7 @@ describe('with the database down', () => {
     const created = await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'before' } });
     expect(created.statusCode).toBe(201);
 
-    await stopInstance(store, { keepData: true });
+    await store.stop();
     for (const opts of [
       { method: 'POST' as const, url: '/tasks', payload: { title: 'during' } },
       { method: 'GET' as const, url: '/tasks' },
@@ -42,7 +40,7 @@ describe('with the database down', () => {
     expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
     expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
 
-    store = await startMongo({ port });
+    await store.restart();
     await expect
       .poll(async () => (await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'after' } })).statusCode, {
         // each attempt may wait out server selection (5 s) while the driver reconnects; a loaded
