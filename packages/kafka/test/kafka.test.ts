@@ -28,6 +28,23 @@ describe('kafka package against the real broker', () => {
     await expect(pingKafka(kafka)).resolves.toBeUndefined();
   });
 
+  it('when a connection has nothing to send for a second, then it arms a handful of timers, not one a millisecond', async () => {
+    // A request and its answer: in kafkajs 2.2.4 this starts the connection's re-arming check timer.
+    await ensureTopics(kafka, [{ topic: unique('idle') }]);
+    const original = globalThis.setTimeout;
+    let armed = 0;
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      armed++;
+      return original(...args);
+    }) as typeof setTimeout;
+    try {
+      await new Promise((resolve) => original(resolve, 1000));
+    } finally {
+      globalThis.setTimeout = original;
+    }
+    expect(armed).toBeLessThan(50);
+  });
+
   it('when topics are ensured twice, then they are created once with the requested partitions', async () => {
     const topic = unique('ensure');
     expect(await ensureTopics(kafka, [{ topic, numPartitions: 2 }])).toEqual([topic]);
