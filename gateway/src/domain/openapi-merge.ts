@@ -90,7 +90,9 @@ export function mergeOpenApi(
           tags: gatewayOp.tags ?? upstreamOp.tags,
           summary: upstreamOp.summary ?? gatewayOp.summary,
           security: gatewayOp.security,
-          responses: { ...(gatewayOp.responses ?? {}), ...(upstreamOp.responses ?? {}) },
+          // The upstream's answers replace the gateway's placeholder ("Default Response"); the
+          // gateway's own answers are added on top by the caller, with addResponse.
+          responses: upstreamOp.responses ?? gatewayOp.responses ?? {},
         };
       }
       // Path-level parameters (`{id}`) travel with the path.
@@ -103,4 +105,61 @@ export function mergeOpenApi(
     if (Object.keys(components[section]!).length === 0) delete components[section];
   }
   return merged;
+}
+
+type Json = Record<string, unknown>;
+type Response = { description?: string; headers?: Json; content?: Record<string, { schema?: unknown }> } & Json;
+
+const isObject = (value: unknown): value is Json => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** The `code` enum of a `{ code, message }` error schema, or undefined for any other schema. */
+function errorCodes(schema: unknown): string[] | undefined {
+  if (!isObject(schema) || schema.type !== 'object' || !isObject(schema.properties)) return undefined;
+  const code = schema.properties.code;
+  if (!isObject(code) || !Array.isArray(code.enum)) return undefined;
+  return Object.keys(schema.properties).every((k) => k === 'code' || k === 'message') ? (code.enum as string[]) : undefined;
+}
+
+/** One schema for an answer that is either `a` or `b`: error codes are united, anything else is `anyOf`. */
+function combineSchemas(a: unknown, b: unknown): unknown {
+  if (same(a, b)) return a;
+  const codesA = errorCodes(a);
+  const codesB = errorCodes(b);
+  if (codesA && codesB) {
+    const schema = a as Json & { properties: Json };
+    const code = schema.properties.code as Json;
+    return { ...schema, properties: { ...schema.properties, code: { ...code, enum: [...new Set([...codesA, ...codesB])].sort() } } };
+  }
+  return { anyOf: [a, b] };
+}
+
+/**
+ * Adds an answer for `status` to an operation's responses. When the status is declared already
+ * (a service's 503 and the gateway's, say), the two become one: both descriptions, the headers of
+ * either, and a body schema that admits both, so that the document lists every code a client can
+ * meet through the gateway.
+ */
+export function addResponse(responses: Record<string, unknown>, status: string, answer: Response): void {
+  const existing = responses[status] as Response | undefined;
+  if (!isObject(existing)) {
+    responses[status] = structuredClone(answer);
+    return;
+  }
+  const content: Record<string, { schema?: unknown }> = { ...(existing.content ?? {}) };
+  for (const [media, value] of Object.entries(answer.content ?? {})) {
+    const mine = content[media];
+    content[media] = mine?.schema !== undefined && value.schema !== undefined ? { ...mine, schema: combineSchemas(mine.schema, value.schema) } : (mine ?? value);
+  }
+  const description =
+    existing.description === undefined || existing.description === answer.description
+      ? answer.description
+      : answer.description === undefined
+        ? existing.description
+        : `${existing.description}; or (from the gateway) ${answer.description.charAt(0).toLowerCase()}${answer.description.slice(1)}`;
+  responses[status] = {
+    ...existing,
+    ...(description !== undefined ? { description } : {}),
+    ...(existing.headers || answer.headers ? { headers: { ...answer.headers, ...existing.headers } } : {}),
+    ...(Object.keys(content).length > 0 ? { content } : {}),
+  };
 }

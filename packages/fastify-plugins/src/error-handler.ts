@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, commonErrors, type ErrorFactory } from './errors.js';
+import { installMethodNotAllowed } from './method-not-allowed.js';
 
 /** Fastify's own client-error codes, mapped to our stable codes. */
 const FASTIFY_CODES: Record<string, () => AppError> = {
@@ -89,6 +90,8 @@ export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
       if (appErr.headers) void reply.headers(appErr.headers);
       return reply.code(appErr.statusCode).send({ code: appErr.code, message: appErr.message });
     });
+    // A known path asked with a method it does not serve: 405 with Allow, not 404.
+    installMethodNotAllowed(app);
     app.setNotFoundHandler((request, reply) => {
       const notFound = commonErrors.ERR_NOT_FOUND(`no route ${request.method} ${request.url.split('?')[0]}`);
       return reply.code(notFound.statusCode).send({ code: notFound.code, message: notFound.message });

@@ -41,6 +41,7 @@ export const commonErrors = defineErrors({
   ERR_MALFORMED_JSON: [400, 'the body is not valid JSON'],
   ERR_FORBIDDEN_KEY: [400, 'the body contains a forbidden key such as __proto__ or constructor'],
   ERR_NOT_FOUND: [404, 'no such route'],
+  ERR_METHOD_NOT_ALLOWED: [405, 'the path does not serve this method; see Allow'],
   ERR_PAYLOAD_TOO_LARGE: [413, 'the body is larger than allowed'],
   ERR_UNSUPPORTED_MEDIA_TYPE: [415, 'the body must be application/json'],
   ERR_INTERNAL: [500, 'internal error'],

@@ -15,3 +15,18 @@ export { BEFORE_EXIT, installGracefulShutdown, type ShutdownOptions } from './sh
 export { installStrictValidation } from './validation.js';
 export { ConfigError, LogLevelSchema, kafkaConfig, loadConfig, mongoConfig, serverConfig, tokenVerifierConfig } from './config.js';
 export { traceLogFields, SERVICE_NAME } from './trace-context.js';
+export {
+  BEARER_SCHEME,
+  OPENAPI_VERSION,
+  REQUEST_ERROR_CODES,
+  RETRY_AFTER,
+  bearerSecurity,
+  bearerSecurityScheme,
+  bodyErrorResponses,
+  codesWithStatus,
+  errorResponse,
+  openApiPlugin,
+  type HeaderSchema,
+  type OpenApiOptions,
+  type ResponseSchemas,
+} from './openapi.js';

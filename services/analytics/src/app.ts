@@ -1,9 +1,8 @@
-import swagger from '@fastify/swagger';
 import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
-import { createServiceApp } from '@taskmesh/fastify-plugins';
+import { createServiceApp, openApiPlugin } from '@taskmesh/fastify-plugins';
 import { kafkaPlugin, parseBrokers } from '@taskmesh/kafka';
 import { mongoPlugin } from '@taskmesh/mongo';
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { errors } from './errors.js';
 import { StatsRepository } from './domain/stats/stats-repository.js';
@@ -35,15 +34,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     logLevel: opts.logLevel ?? config.LOG_LEVEL,
     unavailableError: errors.ANALYTICS_ERR_STORE_UNAVAILABLE,
   });
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: { title: 'taskmesh analytics', description: 'Live statistics kept from the user and task event streams', version: '1.0.0' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-    // Shared schemas keep their own names (UserStats, …) in the document instead of def-0, def-1.
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-  });
+  await app.register(openApiPlugin, { title: 'taskmesh analytics', description: 'Live statistics kept from the user and task event streams' });
   await app.register(mongoPlugin, {
     uri: config.MONGODB_URI,
     dbName: config.MONGODB_DB,
@@ -77,6 +68,5 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   });
 
   await app.register(analyticsRoutes, { stats });
-  app.get('/docs/json', { schema: { hide: true } as FastifySchema }, async () => app.swagger());
   return app;
 }

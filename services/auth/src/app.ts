@@ -1,9 +1,8 @@
-import swagger from '@fastify/swagger';
 import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
-import { createServiceApp } from '@taskmesh/fastify-plugins';
+import { createServiceApp, openApiPlugin } from '@taskmesh/fastify-plugins';
 import { kafkaPlugin, parseBrokers } from '@taskmesh/kafka';
 import { mongoPlugin } from '@taskmesh/mongo';
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { adminEmails, type Config } from './config.js';
 import { AccountService } from './domain/accounts/account-service.js';
 import { loadKeyRing, type KeyRing } from './domain/keys/signing-keys.js';
@@ -47,13 +46,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   app.removeContentTypeParser('text/plain');
   app.decorate('keys', keys);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: { title: 'taskmesh auth', description: 'Accounts, sessions and signing keys', version: '1.0.0' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  });
+  await app.register(openApiPlugin, { title: 'taskmesh auth', description: 'Accounts, sessions and signing keys' });
   await app.register(mongoPlugin, {
     uri: config.MONGODB_URI,
     dbName: config.MONGODB_DB,
@@ -103,6 +96,5 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
 
   await app.register(authRoutes, { accounts });
   await app.register(wellKnownRoutes, { keys });
-  app.get('/docs/json', { schema: { hide: true } as FastifySchema }, async () => app.swagger());
   return app;
 }

@@ -45,7 +45,7 @@ describe('probes, metrics and the OpenAPI document', () => {
       required: ['email', 'password'],
       properties: { password: { minLength: 8, maxLength: 128 } },
     });
-    expect(doc.paths['/auth/me'].get.security).toEqual([{ bearer: [] }]);
-    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.paths['/auth/me'].get.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 });

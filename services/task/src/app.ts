@@ -1,6 +1,5 @@
-import swagger from '@fastify/swagger';
 import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
-import { createServiceApp } from '@taskmesh/fastify-plugins';
+import { createServiceApp, openApiPlugin } from '@taskmesh/fastify-plugins';
 import { mongoPlugin } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';
 import type { MongoClient } from 'mongodb';
@@ -21,13 +20,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   const app = await createServiceApp({ service: 'task', logLevel: opts.logLevel ?? config.LOG_LEVEL });
   // Fastify parses text/plain by default; here every body is JSON, anything else is a 415.
   app.removeContentTypeParser('text/plain');
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'taskmesh task service', version: '1.0.0', description: "Users' tasks; every route needs a bearer access token." },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  });
+  await app.register(openApiPlugin, { title: 'taskmesh task service', description: "Users' tasks; every route needs a bearer access token." });
   await app.register(mongoPlugin, {
     uri: config.MONGODB_URI,
     dbName: config.MONGODB_DB,
@@ -49,6 +42,5 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   });
   await app.register(tasksPlugin, { cursorSecret: config.CURSOR_SECRET, settleMs: config.OUTBOX_SETTLE_MS });
   await app.register(taskRoutes);
-  app.get('/docs/json', { schema: { hide: true }, logLevel: 'warn' }, async () => app.swagger());
   return app;
 }

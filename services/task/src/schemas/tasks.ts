@@ -1,7 +1,23 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { tokenErrors } from '@taskmesh/access-token';
 import { TaskStatusSchema } from '@taskmesh/events';
+import { REQUEST_ERROR_CODES, RETRY_AFTER, bodyErrorResponses, codesWithStatus, errorResponse, type ResponseSchemas } from '@taskmesh/fastify-plugins';
 
 const strict = { additionalProperties: false } as const;
+
+const ENTITY_TAG = '(?:W/)?"[\\x21\\x23-\\x2b\\x2d-\\x7e]*"';
+
+/**
+ * If-Match as the service reads it (RFC 9110 §13.1.1 and the list syntax of §5.6.1): `*`, or a
+ * comma-separated list of entity tags (`"…"` or `W/"…"`) with optional spaces or tabs, where empty
+ * elements are ignored; an empty list matches no version. A tag holds no comma, since the list is
+ * split on commas.
+ */
+// Each run of spaces has one place it can belong to, so matching stays linear in the header's length.
+export const IF_MATCH_PATTERN = `^(?:\\*|[ \\t]*(?:${ENTITY_TAG}[ \\t]*)?(?:,[ \\t]*(?:${ENTITY_TAG}[ \\t]*)?)*)$`;
+
+/** A list cursor: base64url of the position, a dot, base64url of its HMAC-SHA-256 (43 characters). */
+export const CURSOR_PATTERN = '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}$';
 const DateTime = Type.String({ format: 'date-time' });
 const NullableDateTime = Type.Union([DateTime, Type.Null()]);
 
@@ -10,7 +26,11 @@ const Title = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 const Description = Type.String({ maxLength: 5000 });
 const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 40 }), { maxItems: 10, uniqueItems: true });
 
-export const TaskIdSchema = Type.String({ pattern: '^[0-9a-f]{24}$', description: 'the task id (24 hexadecimal characters)' });
+export const TaskIdSchema = Type.String({
+  pattern: '^[0-9a-f]{24}$',
+  description: 'the task id (24 lower-case hexadecimal characters)',
+  examples: ['665f1c2e9b1d4a0012345678'],
+});
 
 export const TaskSchema = Type.Object(
   {
@@ -25,7 +45,23 @@ export const TaskSchema = Type.Object(
     completedAt: NullableDateTime,
     version: Type.Integer({ minimum: 1, description: 'increases with every change; the ETag carries it' }),
   },
-  strict,
+  {
+    ...strict,
+    examples: [
+      {
+        id: '665f1c2e9b1d4a0012345678',
+        title: 'write the report',
+        description: 'two pages, with the figures',
+        status: 'in_progress',
+        dueAt: '2026-12-24T17:00:00.000Z',
+        tags: ['work'],
+        createdAt: '2026-12-01T09:00:00.000Z',
+        updatedAt: '2026-12-01T09:30:00.000Z',
+        completedAt: null,
+        version: 2,
+      },
+    ],
+  },
 );
 export type Task = Static<typeof TaskSchema>;
 
@@ -41,7 +77,7 @@ export const CreateTaskSchema = Type.Object(
     dueAt: Type.Optional(NullableDateTime),
     tags: Type.Optional(Tags),
   },
-  strict,
+  { ...strict, examples: [{ title: 'write the report', description: 'two pages, with the figures', dueAt: '2026-12-24T17:00:00.000Z', tags: ['work'] }] },
 );
 export type CreateTask = Static<typeof CreateTaskSchema>;
 
@@ -53,14 +89,25 @@ export const UpdateTaskSchema = Type.Object(
     dueAt: Type.Optional(NullableDateTime),
     tags: Type.Optional(Tags),
   },
-  { ...strict, minProperties: 1 },
+  { ...strict, minProperties: 1, examples: [{ status: 'done' }] },
 );
 export type UpdateTask = Static<typeof UpdateTaskSchema>;
 
+/** Page size when the query names none. */
+export const LIST_DEFAULT_LIMIT = 20;
+
 export const ListQuerySchema = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'nextCursor of the previous page' })),
+    // Optional for the client; validation fills in the default, so handlers always see a number.
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: LIST_DEFAULT_LIMIT })),
+    cursor: Type.Optional(
+      Type.String({
+        maxLength: 512,
+        pattern: CURSOR_PATTERN,
+        description:
+          'nextCursor of the previous page, as it was received: opaque and signed for the caller, so a cursor the service did not issue to this user answers 400 TASK_ERR_INVALID_CURSOR',
+      }),
+    ),
     status: Type.Optional(TaskStatusSchema),
     dueBefore: Type.Optional(Type.String({ format: 'date-time', description: 'only tasks due strictly before this time' })),
     dueAfter: Type.Optional(Type.String({ format: 'date-time', description: 'only tasks due strictly after this time' })),
@@ -72,7 +119,7 @@ export type ListQuery = Static<typeof ListQuerySchema>;
 export const TaskPageSchema = Type.Object(
   {
     items: Type.Array(TaskSchema),
-    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' }),
+    nextCursor: Type.Union([Type.String({ pattern: CURSOR_PATTERN }), Type.Null()], { description: 'null on the last page' }),
   },
   strict,
 );
@@ -92,7 +139,94 @@ export const CreateHeadersSchema = Type.Object({
 });
 
 export const ConditionalHeadersSchema = Type.Object({
-  'if-match': Type.Optional(Type.String({ maxLength: 1024, description: 'the ETag last read; a stale one answers 412' })),
+  'if-match': Type.Optional(
+    Type.String({
+      pattern: IF_MATCH_PATTERN,
+      description:
+        '`*`, or a comma-separated list of entity tags (RFC 9110 §13.1.1) such as the ETag last read; the change applies only when one of them is the current version (412 otherwise). Weak tags never match.',
+      examples: ['"2"'],
+    }),
+  ),
 });
 
-export const ErrorSchema = Type.Object({ code: Type.String(), message: Type.String() });
+const ETag = { type: 'string', pattern: '^"[1-9][0-9]*"$', description: 'the strong entity tag of this version, for If-Match' } as const;
+
+/** A task with its ETag, as GET and PATCH answer it. */
+const TaskWithETag = { ...TaskSchema, headers: { etag: ETag } };
+
+const token401 = () => errorResponse('No valid access token', codesWithStatus(401, tokenErrors));
+const unavailable503 = () =>
+  errorResponse(
+    'The task store or the signing keys cannot be reached; try again after Retry-After',
+    ['ERR_UNAVAILABLE', ...codesWithStatus(503, tokenErrors)],
+    RETRY_AFTER,
+  );
+
+/** Every answer of each operation: what it returns, and each failure with the codes it carries. */
+export const TaskResponses: Record<'create' | 'list' | 'get' | 'update' | 'remove', ResponseSchemas> = {
+  create: {
+    201: {
+      ...TaskSchema,
+      description: 'The task, created now or (with a repeated Idempotency-Key) before',
+      headers: {
+        etag: ETag,
+        location: { type: 'string', pattern: '^/tasks/[0-9a-f]{24}$', description: 'the new task' },
+        'idempotent-replayed': { type: 'string', pattern: '^true$', description: 'present when the task was created by an earlier request with this key' },
+      },
+    },
+    400: errorResponse('The request is invalid', REQUEST_ERROR_CODES.body),
+    401: token401(),
+    410: errorResponse('The task created with this Idempotency-Key has since been deleted', ['TASK_ERR_GONE']),
+    ...bodyErrorResponses(),
+    422: errorResponse('This Idempotency-Key was already used with a different request', ['TASK_ERR_IDEMPOTENCY_KEY_REUSED']),
+    503: unavailable503(),
+  },
+  list: {
+    200: { ...TaskPageSchema, description: "A page of the caller's tasks, newest first" },
+    400: errorResponse('The query is invalid, or the cursor was not issued to the caller', [
+      ...REQUEST_ERROR_CODES.input,
+      'TASK_ERR_INVALID_CURSOR',
+      'TASK_ERR_INVALID_QUERY',
+    ]),
+    401: token401(),
+    503: unavailable503(),
+  },
+  get: {
+    200: { ...TaskWithETag, description: 'The task' },
+    400: errorResponse('The id is not a task id', [...REQUEST_ERROR_CODES.input, 'TASK_ERR_INVALID_ID']),
+    401: token401(),
+    404: errorResponse('No such task among the caller’s', ['TASK_ERR_NOT_FOUND']),
+    503: unavailable503(),
+  },
+  update: {
+    200: { ...TaskWithETag, description: 'The task as changed' },
+    400: errorResponse('The id, the If-Match header or the body is invalid', [...REQUEST_ERROR_CODES.body, 'TASK_ERR_INVALID_ID', 'TASK_ERR_INVALID_IF_MATCH']),
+    401: token401(),
+    404: errorResponse('No such task among the caller’s', ['TASK_ERR_NOT_FOUND']),
+    409: errorResponse('The task kept changing concurrently; try again', ['TASK_ERR_CONFLICT']),
+    412: errorResponse('If-Match names no current version of the task', ['TASK_ERR_PRECONDITION_FAILED']),
+    ...bodyErrorResponses(),
+    503: unavailable503(),
+  },
+  remove: {
+    204: Type.Null({ description: 'Deleted' }),
+    400: errorResponse('The id or the If-Match header is invalid', [...REQUEST_ERROR_CODES.input, 'TASK_ERR_INVALID_ID', 'TASK_ERR_INVALID_IF_MATCH']),
+    401: token401(),
+    404: errorResponse('No such task among the caller’s', ['TASK_ERR_NOT_FOUND']),
+    409: errorResponse('The task kept changing concurrently; try again', ['TASK_ERR_CONFLICT']),
+    412: errorResponse('If-Match names no current version of the task', ['TASK_ERR_PRECONDITION_FAILED']),
+    503: unavailable503(),
+  },
+};
+
+/** What a client can do next with a task it has just created (OpenAPI links, for clients and tools). */
+export const TaskLinks = {
+  GetTask: { operationId: 'getTask', parameters: { 'path.id': '$response.body#/id' } },
+  UpdateTask: { operationId: 'updateTask', parameters: { 'path.id': '$response.body#/id', 'header.if-match': '$response.header.etag' } },
+  DeleteTask: { operationId: 'deleteTask', parameters: { 'path.id': '$response.body#/id', 'header.if-match': '$response.header.etag' } },
+};
+
+/** The first task of a page. */
+export const ListLinks = {
+  GetFirstTask: { operationId: 'getTask', parameters: { 'path.id': '$response.body#/items/0/id' } },
+};

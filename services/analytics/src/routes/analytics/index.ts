@@ -1,18 +1,15 @@
-import { Type } from '@sinclair/typebox';
+import { bearerSecurity } from '@taskmesh/fastify-plugins';
 import type { FastifyInstance } from 'fastify';
 import type { StatsRepository } from '../../domain/stats/stats-repository.js';
-import { DayCountSchema, ErrorSchema, OverviewSchema, UserStatsSchema } from './schemas.js';
+import { AnalyticsResponses, DayCountSchema, OverviewSchema, UserStatsSchema } from './schemas.js';
 
 export interface AnalyticsRoutesOptions {
   readonly stats: StatsRepository;
 }
 
-const error = (description: string) => ({ ...Type.Ref('Error'), description });
-
 /** `GET /analytics/me` and `GET /analytics/overview`; the caller's identity is the verified token's. */
 export async function analyticsRoutes(app: FastifyInstance, opts: AnalyticsRoutesOptions): Promise<void> {
   app.addSchema(DayCountSchema);
-  app.addSchema(ErrorSchema);
   app.addSchema(UserStatsSchema);
   app.addSchema(OverviewSchema);
 
@@ -21,11 +18,12 @@ export async function analyticsRoutes(app: FastifyInstance, opts: AnalyticsRoute
     {
       preHandler: app.authenticate,
       schema: {
+        operationId: 'myStatistics',
         summary: "The caller's statistics",
         description: 'Counts kept from the event streams; zeros for a user without events yet.',
         tags: ['analytics'],
-        security: [{ bearer: [] }],
-        response: { 200: Type.Ref('UserStats'), 401: error('No valid access token'), 503: error('Statistics store unavailable') },
+        security: bearerSecurity,
+        response: AnalyticsResponses.me,
       },
     },
     async (request) => opts.stats.userStats(request.principal!.userId),
@@ -36,15 +34,11 @@ export async function analyticsRoutes(app: FastifyInstance, opts: AnalyticsRoute
     {
       preHandler: [app.authenticate, app.requireRole('admin')],
       schema: {
+        operationId: 'overview',
         summary: 'Global statistics (admin only)',
         tags: ['analytics'],
-        security: [{ bearer: [] }],
-        response: {
-          200: Type.Ref('Overview'),
-          401: error('No valid access token'),
-          403: error('The caller is not an admin'),
-          503: error('Statistics store unavailable'),
-        },
+        security: bearerSecurity,
+        response: AnalyticsResponses.overview,
       },
     },
     async () => opts.stats.overview(),

@@ -1,4 +1,7 @@
 import { Type } from '@sinclair/typebox';
+import { tokenErrors } from '@taskmesh/access-token';
+import { RETRY_AFTER, codesWithStatus, errorResponse, type ResponseSchemas } from '@taskmesh/fastify-plugins';
+import { errors } from '../../errors.js';
 
 const Count = Type.Integer({
   description: 'A count; tasksOpen can dip below zero only while an earlier event is held in the dead-letter topic',
@@ -8,6 +11,15 @@ export const DayCountSchema = Type.Object(
   { date: Type.String({ format: 'date', description: 'UTC day' }), count: Type.Integer({ minimum: 0 }) },
   { $id: 'DayCount', additionalProperties: false },
 );
+
+/** 30 days up to `today`, with `counts` on the last ones: for the examples. */
+function lastDays(today: string, counts: number[]): { date: string; count: number }[] {
+  const end = Date.parse(`${today}T00:00:00Z`);
+  return Array.from({ length: 30 }, (_, i) => ({
+    date: new Date(end - (29 - i) * 86_400_000).toISOString().slice(0, 10),
+    count: counts[i - (30 - counts.length)] ?? 0,
+  }));
+}
 
 const Days = Type.Array(Type.Ref('DayCount'), { description: 'The last 30 days, oldest first, today (UTC) last' });
 
@@ -27,7 +39,23 @@ export const UserStatsSchema = Type.Object(
     completedPerDay: Days,
     ...completion,
   },
-  { $id: 'UserStats', additionalProperties: false },
+  {
+    $id: 'UserStats',
+    additionalProperties: false,
+    examples: [
+      {
+        userId: '0b8e1a52-8d1e-4c55-9a51-6a3f0c1f7d2e',
+        tasksCreated: 3,
+        tasksCompleted: 1,
+        tasksDeleted: 1,
+        tasksOpen: 1,
+        completedPerDay: lastDays('2026-12-01', [1]),
+        averageCompletionMs: 5400000,
+        completionTimeMsTotal: 5400000,
+        completionCount: 1,
+      },
+    ],
+  },
 );
 
 export const OverviewSchema = Type.Object(
@@ -44,4 +72,25 @@ export const OverviewSchema = Type.Object(
   { $id: 'Overview', additionalProperties: false },
 );
 
-export const ErrorSchema = Type.Object({ code: Type.String(), message: Type.String() }, { $id: 'Error' });
+const token401 = () => errorResponse('No valid access token', codesWithStatus(401, tokenErrors));
+const unavailable503 = () =>
+  errorResponse(
+    'The statistics store or the signing keys cannot be reached; try again after Retry-After',
+    [...codesWithStatus(503, errors, tokenErrors)],
+    RETRY_AFTER,
+  );
+
+/** Every answer of each operation: what it returns, and each failure with the codes it carries. */
+export const AnalyticsResponses: Record<'me' | 'overview', ResponseSchemas> = {
+  me: {
+    200: { ...Type.Ref('UserStats'), description: "The caller's statistics" },
+    401: token401(),
+    503: unavailable503(),
+  },
+  overview: {
+    200: { ...Type.Ref('Overview'), description: 'Statistics across all users' },
+    401: token401(),
+    403: errorResponse('The caller is not an admin', codesWithStatus(403, tokenErrors)),
+    503: unavailable503(),
+  },
+};

@@ -1,16 +1,19 @@
-import { Type } from '@sinclair/typebox';
+import { bearerSecurity } from '@taskmesh/fastify-plugins';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WriteContext } from '../../domain/tasks/task-repository.js';
 import { errors } from '../../errors.js';
 import {
+  CURSOR_PATTERN,
   ConditionalHeadersSchema,
   CreateHeadersSchema,
   CreateTaskSchema,
-  ErrorSchema,
+  IF_MATCH_PATTERN,
   IdParamsSchema,
+  LIST_DEFAULT_LIMIT,
+  ListLinks,
   ListQuerySchema,
-  TaskPageSchema,
-  TaskSchema,
+  TaskLinks,
+  TaskResponses,
   UpdateTaskSchema,
   type CreateTask,
   type IdParams,
@@ -20,10 +23,11 @@ import {
 import { etagOf, parseIfMatch } from './preconditions.js';
 
 const OBJECT_ID = /^[0-9a-f]{24}$/;
+const IF_MATCH = new RegExp(IF_MATCH_PATTERN);
+const CURSOR = new RegExp(CURSOR_PATTERN);
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
-const security = [{ bearerAuth: [] }];
-const errorResponses = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorSchema]));
+const security = bearerSecurity;
 
 function context(request: FastifyRequest): WriteContext {
   const traceparent = request.headers.traceparent;
@@ -37,22 +41,30 @@ function context(request: FastifyRequest): WriteContext {
 export default async function taskRoutes(app: FastifyInstance): Promise<void> {
   // Before the body is parsed or validated: a caller without a valid token learns nothing else.
   app.addHook('onRequest', app.authenticate);
-  // Before schema validation, so that a malformed id gets its own code rather than a generic one.
+  // Before schema validation, so that a malformed id, If-Match or cursor gets its own code rather
+  // than a generic one. The patterns are the schemas' own, so the document says what is refused.
   app.addHook('preValidation', async (request) => {
     const { id } = (request.params ?? {}) as { id?: string };
     if (id !== undefined && !OBJECT_ID.test(id)) throw errors.TASK_ERR_INVALID_ID();
+    const ifMatch = request.headers['if-match'];
+    if (typeof ifMatch === 'string' && !IF_MATCH.test(ifMatch)) throw errors.TASK_ERR_INVALID_IF_MATCH();
+    const { cursor } = (request.query ?? {}) as { cursor?: unknown };
+    if (typeof cursor === 'string' && !CURSOR.test(cursor)) throw errors.TASK_ERR_INVALID_CURSOR();
   });
 
   app.post<{ Body: CreateTask; Headers: { 'idempotency-key'?: string } }>(
     '/tasks',
     {
+      links: { 201: TaskLinks },
       schema: {
+        operationId: 'createTask',
         summary: 'Create a task',
+        description: 'With an Idempotency-Key, a repeat of the same request returns the task created first (Idempotent-Replayed: true); the same key with another body answers 422.',
         tags: ['tasks'],
         security,
         headers: CreateHeadersSchema,
         body: CreateTaskSchema,
-        response: { 201: TaskSchema, ...errorResponses(400, 401, 410, 415, 422) },
+        response: TaskResponses.create,
       },
     },
     async (request, reply) => {
@@ -65,12 +77,15 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Querystring: ListQuery }>(
     '/tasks',
     {
+      links: { 200: ListLinks },
       schema: {
+        operationId: 'listTasks',
         summary: 'List tasks, newest first',
+        description: 'Pages of at most `limit` tasks; pass `nextCursor` back as `cursor` for the next page.',
         tags: ['tasks'],
         security,
         querystring: ListQuerySchema,
-        response: { 200: TaskPageSchema, ...errorResponses(400, 401) },
+        response: TaskResponses.list,
       },
     },
     async (request) => {
@@ -82,7 +97,7 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
       const dueAfter = q.dueAfter === undefined ? undefined : new Date(q.dueAfter);
       if (dueBefore && dueAfter && dueAfter >= dueBefore) throw errors.TASK_ERR_INVALID_QUERY('dueAfter must be earlier than dueBefore');
       const page = await app.tasks.list(ownerId, {
-        limit: q.limit,
+        limit: q.limit ?? LIST_DEFAULT_LIMIT,
         ...(after ? { after } : {}),
         ...(q.status ? { status: q.status } : {}),
         ...(dueBefore ? { dueBefore } : {}),
@@ -96,11 +111,12 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
     '/tasks/:id',
     {
       schema: {
+        operationId: 'getTask',
         summary: 'Read a task',
         tags: ['tasks'],
         security,
         params: IdParamsSchema,
-        response: { 200: TaskSchema, ...errorResponses(400, 401, 404) },
+        response: TaskResponses.get,
       },
     },
     async (request, reply) => {
@@ -114,6 +130,7 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
     '/tasks/:id',
     {
       schema: {
+        operationId: 'updateTask',
         summary: 'Change a task',
         description: 'With If-Match, the change applies only to that version (412 otherwise).',
         tags: ['tasks'],
@@ -121,7 +138,7 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
         params: IdParamsSchema,
         headers: ConditionalHeadersSchema,
         body: UpdateTaskSchema,
-        response: { 200: TaskSchema, ...errorResponses(400, 401, 404, 409, 412, 415) },
+        response: TaskResponses.update,
       },
     },
     async (request, reply) => {
@@ -135,12 +152,14 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
     '/tasks/:id',
     {
       schema: {
+        operationId: 'deleteTask',
         summary: 'Delete a task',
+        description: 'With If-Match, the task is deleted only at that version (412 otherwise).',
         tags: ['tasks'],
         security,
         params: IdParamsSchema,
         headers: ConditionalHeadersSchema,
-        response: { 204: Type.Null({ description: 'deleted' }), ...errorResponses(400, 401, 404, 409, 412) },
+        response: TaskResponses.remove,
       },
     },
     async (request, reply) => {

@@ -18,6 +18,8 @@ export function parseIfMatch(header: string | undefined): Precondition | undefin
   if (value === '*') return () => true;
   const versions = new Set<number>();
   for (const part of value.split(',')) {
+    // RFC 9110 §5.6.1: empty list elements are ignored.
+    if (part.trim() === '') continue;
     const m = ENTITY_TAG.exec(part.trim());
     if (!m) throw errors.TASK_ERR_INVALID_IF_MATCH();
     if (!m[1] && VERSION.test(m[2]!)) versions.add(Number(m[2]));
