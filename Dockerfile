@@ -14,14 +14,16 @@ COPY . .
 RUN find . -type f ! -name package.json ! -name package-lock.json -delete \
  && find . -type d -empty -delete
 
-# Compiles this workspace and the workspace packages it references.
+# Compiles this workspace and the workspace packages it references. The full install comes before
+# ARG WORKSPACE: every RUN after an ARG sees it, so the four images would each redo it; above the
+# ARG, its layer is one and the same for all four.
 FROM ${NODE_IMAGE} AS build
-ARG WORKSPACE
-RUN test -n "$WORKSPACE" || { echo 'set --build-arg WORKSPACE=<gateway|services/auth|services/task|services/analytics>' >&2; exit 1; }
 WORKDIR /app
 COPY --from=manifests /src/ ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
+ARG WORKSPACE
+RUN test -n "$WORKSPACE" || { echo 'set --build-arg WORKSPACE=<gateway|services/auth|services/task|services/analytics>' >&2; exit 1; }
 RUN npx tsc -b "$WORKSPACE" \
  && mkdir /out \
  && for ws in packages/* "$WORKSPACE"; do \
@@ -37,8 +39,8 @@ WORKDIR /app
 COPY --from=manifests /src/ ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --workspace "$WORKSPACE" --no-audit --no-fund --ignore-scripts
 
-# bookworm-slim rather than distroless: the pod's preStop hook runs `sleep` (Kubernetes 1.28 has
-# no built-in sleep action), and that needs a binary to run.
+# bookworm-slim rather than distroless: the pod's preStop hook runs `sleep` (cdk8s-plus-28 cannot
+# express Kubernetes' built-in sleep action), and that needs a binary to run.
 FROM ${NODE_IMAGE} AS runtime
 ARG WORKSPACE
 ARG PORT

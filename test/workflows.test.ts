@@ -236,8 +236,8 @@ describe('CD workflow', () => {
     expect(allUses(cd)).toEqual(expect.arrayContaining([expect.stringMatching(/^docker\/setup-qemu-action@/)]));
   });
 
-  it('when the end-to-end job runs, then kind uses the Kubernetes 1.28 node image pinned by digest and Skaffold the laptop profile', () => {
-    expect(cd.env?.KIND_NODE_IMAGE).toMatch(/^kindest\/node:v1\.28\.\d+@sha256:[0-9a-f]{64}$/);
+  it('when the end-to-end job runs, then kind uses the Kubernetes 1.34 node image pinned by digest and Skaffold the laptop profile', () => {
+    expect(cd.env?.KIND_NODE_IMAGE).toMatch(/^kindest\/node:v1\.34\.\d+@sha256:[0-9a-f]{64}$/);
     const kind = e2e.steps.find((s) => s.uses?.startsWith('helm/kind-action@'))!;
     expect(kind.with).toMatchObject({ node_image: '${{ env.KIND_NODE_IMAGE }}', config: 'k8s/kind-cluster.yaml' });
     expect(runs).toMatch(/skaffold run --profile laptop/);

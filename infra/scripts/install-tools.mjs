@@ -2,7 +2,7 @@
 // Installs what the manifest checks need, on a fresh machine, from the ordinary registries:
 //   kubeconform and kube-score    go install (Go module proxy)
 //   kube-linter                   go install; optional where the proxy does not serve it
-//   Kubernetes 1.28 JSON schemas  the PyPI package kubernetes-validate (downloaded, not installed)
+//   Kubernetes 1.34 JSON schemas  the PyPI package kubernetes-validate (downloaded, not installed)
 //   Skaffold's JSON schema        the skaffold Go module
 // Idempotent and cached under $TASKMESH_CACHE_DIR/tools (default ~/.cache/taskmesh/tools): each
 // item is built in a temporary folder and renamed into place, so concurrent runs never see half
@@ -23,8 +23,8 @@ export const VERSIONS = Object.freeze({
   kubernetesValidate: '1.37.0',
 });
 
-/** The Kubernetes version the manifests target (kind node image 1.28). */
-export const KUBERNETES_VERSION = '1.28.0';
+/** The Kubernetes version the manifests target: kind's node image and `npm run cluster:up` run 1.34. */
+export const KUBERNETES_VERSION = '1.34.0';
 /** skaffold.yaml's apiVersion; the pinned skaffold module ships its schema. */
 export const SKAFFOLD_API_VERSION = 'skaffold/v4beta11';
 
@@ -92,7 +92,7 @@ function goInstall(name, pkg, version) {
 }
 
 /**
- * The strict 1.28 schemas of kubernetes-validate, rewritten for kubeconform: each kind's file
+ * The strict 1.34 schemas of kubernetes-validate, rewritten for kubeconform: each kind's file
  * refers to `https://kubernetes.io/api/_definitions.json`, which kubeconform would try to fetch;
  * pointing the references at the sibling file keeps validation offline.
  */

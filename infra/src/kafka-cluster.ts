@@ -82,7 +82,18 @@ export class KafkaCluster extends Construct implements Peer {
       'exec /opt/kafka/bin/kafka-server-start.sh /tmp/server.properties',
       '',
     ].join('\n');
-    const data = { 'server.properties': serverProperties, 'start.sh': startScript };
+    // Everything to the console, where `kubectl logs` and the node's log rotation find it: the
+    // image's own log4j.properties writes five files under LOG_DIR, which fill the /tmp emptyDir.
+    const log4jProperties = [
+      'log4j.rootLogger=INFO, stdout',
+      'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      'log4j.logger.kafka.request.logger=WARN',
+      'log4j.logger.org.apache.zookeeper=WARN',
+      '',
+    ].join('\n');
+    const data = { 'server.properties': serverProperties, 'start.sh': startScript, 'log4j.properties': log4jProperties };
     new k8s.KubeConfigMap(this, 'config', { metadata: { name: `${NAME}-config`, namespace, labels }, data });
 
     new k8s.KubeService(this, 'headless', {
@@ -129,8 +140,12 @@ export class KafkaCluster extends Construct implements Peer {
                   { name: 'CLUSTER_ID', value: props.clusterId ?? '6eufjrhNNW8UAVpqWxYbMA' },
                   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                   { name: 'KAFKA_HEAP_OPTS', value: props.heapOpts ?? '-Xms384m -Xmx384m' },
-                  // kafka-run-class.sh writes its logs next to the binaries unless told otherwise.
+                  // kafka-run-class.sh creates LOG_DIR (next to the binaries unless told otherwise)
+                  // even when nothing is written there.
                   { name: 'LOG_DIR', value: '/tmp/kafka-logs' },
+                  { name: 'KAFKA_LOG4J_OPTS', value: '-Dlog4j.configuration=file:/etc/kafka-config/log4j.properties' },
+                  // kafka-server-start.sh's default adds -loggc, a GC log file under LOG_DIR.
+                  { name: 'EXTRA_ARGS', value: '-name kafkaServer' },
                 ],
                 ports: [
                   { name: 'client', containerPort: CLIENT_PORT },

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { App, YamlOutputType } from 'cdk8s';
 import { grafanaDashboards, prometheusAlertRules } from '@taskmesh/dashboards';
@@ -23,26 +24,77 @@ export function observabilityProps(): Omit<PlatformProps, 'size'> {
 }
 
 /**
- * Writes `k8s/laptop/`, `k8s/ha/` and `k8s/tools/` from scratch (stale files of removed charts
- * would otherwise survive). Deterministic: names are explicit and nothing depends on time.
+ * Makes `dir` hold exactly the files of `staged`, writing only those whose content differs and
+ * removing those `staged` no longer has. Unchanged files keep their modification time, which is
+ * what `skaffold dev` watches: rewriting every file on each synth made each redeploy trigger the next.
+ * Returns the paths (relative to `dir`) that were written or removed.
+ */
+export function syncTree(staged: string, dir: string): string[] {
+  const touched: string[] = [];
+  const walk = (rel: string): string[] =>
+    fs.readdirSync(path.join(staged, rel), { withFileTypes: true }).flatMap((e) => {
+      const child = path.join(rel, e.name);
+      return e.isDirectory() ? walk(child) : [child];
+    });
+  const wanted = new Set(walk(''));
+  for (const rel of wanted) {
+    const next = fs.readFileSync(path.join(staged, rel));
+    const target = path.join(dir, rel);
+    let current: Buffer | undefined;
+    try {
+      current = fs.readFileSync(target);
+    } catch {
+      current = undefined;
+    }
+    if (current?.equals(next)) continue;
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, next);
+    touched.push(rel);
+  }
+  const prune = (rel: string): void => {
+    const abs = path.join(dir, rel);
+    if (!fs.existsSync(abs)) return;
+    for (const e of fs.readdirSync(abs, { withFileTypes: true })) {
+      const child = path.join(rel, e.name);
+      if (e.isDirectory()) {
+        prune(child);
+        if (fs.readdirSync(path.join(dir, child)).length === 0) fs.rmdirSync(path.join(dir, child));
+      } else if (!wanted.has(child)) {
+        fs.rmSync(path.join(dir, child));
+        touched.push(child);
+      }
+    }
+  };
+  prune('');
+  return touched;
+}
+
+/**
+ * Writes `k8s/laptop/`, `k8s/ha/` and `k8s/tools/`: each is synthesized into a scratch folder and
+ * then synced, so that stale files of removed charts go and unchanged files are left untouched.
+ * Deterministic: names are explicit and nothing depends on time.
  */
 export function synth(outdir: string = DEFAULT_OUTDIR): string[] {
   const written: string[] = [];
   const observability = observabilityProps();
-  for (const name of Object.keys(SIZES) as SizeName[]) {
-    const dir = path.join(outdir, name);
-    fs.rmSync(dir, { recursive: true, force: true });
-    const app = new App({ outdir: dir, outputFileExtension: '.yaml', yamlOutputType: YamlOutputType.FILE_PER_CHART });
-    buildPlatform(app, { size: SIZES[name], ...observability });
-    app.synth();
-    written.push(dir);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'taskmesh-synth-'));
+  try {
+    const synthOne = (name: string, build: (app: App) => void): void => {
+      const staged = path.join(scratch, name);
+      const app = new App({ outdir: staged, outputFileExtension: '.yaml', yamlOutputType: YamlOutputType.FILE_PER_CHART });
+      build(app);
+      app.synth();
+      const dir = path.join(outdir, name);
+      syncTree(staged, dir);
+      written.push(dir);
+    };
+    for (const name of Object.keys(SIZES) as SizeName[]) {
+      synthOne(name, (app) => buildPlatform(app, { size: SIZES[name], ...observability }));
+    }
+    synthOne('tools', (app) => buildTools(app));
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
-  const toolsDir = path.join(outdir, 'tools');
-  fs.rmSync(toolsDir, { recursive: true, force: true });
-  const tools = new App({ outdir: toolsDir, outputFileExtension: '.yaml', yamlOutputType: YamlOutputType.FILE_PER_CHART });
-  buildTools(tools);
-  tools.synth();
-  written.push(toolsDir);
   return written;
 }
 

@@ -260,13 +260,18 @@ export class MongoShardedCluster extends Construct {
       data: script,
     });
     const env = { MONGO_TOPOLOGY: JSON.stringify(topology) };
+    // A Job's pod template is immutable: a template that changed with the script or the topology
+    // (an edit, or laptop <-> ha on one cluster) made `kubectl apply` fail. The name carries the
+    // hash instead, so a change is a new Job and an unchanged one re-applies as a no-op; finished
+    // Jobs go after an hour, and a later apply runs the (idempotent) script again.
     new k8s.KubeJob(this, 'init-job', {
-      metadata: { name, namespace: this.namespace, labels },
+      metadata: { name: `${name}-${hashOf({ ...script, ...env }).slice(0, 10)}`, namespace: this.namespace, labels },
       spec: {
         backoffLimit: 10,
         activeDeadlineSeconds: 900,
+        ttlSecondsAfterFinished: 3600,
         template: {
-          metadata: { labels, annotations: { 'taskmesh.dev/config-hash': hashOf({ ...script, ...env }) } },
+          metadata: { labels },
           spec: {
             ...podDefaults(name),
             restartPolicy: 'OnFailure',

@@ -68,7 +68,7 @@ export function buildPlatform(app: App, props: PlatformProps): void {
       labels: {
         // Every pod of the platform must pass the "restricted" profile; the API server refuses others.
         'pod-security.kubernetes.io/enforce': 'restricted',
-        'pod-security.kubernetes.io/enforce-version': 'v1.28',
+        'pod-security.kubernetes.io/enforce-version': 'v1.34',
         'pod-security.kubernetes.io/warn': 'restricted',
         'pod-security.kubernetes.io/audit': 'restricted',
       },

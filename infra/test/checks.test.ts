@@ -96,7 +96,7 @@ describe('linting', () => {
 
   it('when kube-score checks every object, then it finds nothing critical', () => {
     const files = manifestDirs.flatMap((d) => fs.readdirSync(d).map((f) => path.join(d, f)));
-    const args = ['score', '--kubernetes-version', 'v1.28', '--output-format', 'ci', '--enable-optional-test', 'container-seccomp-profile'];
+    const args = ['score', '--kubernetes-version', 'v1.34', '--output-format', 'ci', '--enable-optional-test', 'container-seccomp-profile'];
     for (const t of ignored) args.push('--ignore-test', t);
     const { out } = run(tools.kubeScore, [...args, ...files]);
     const lines = out.split('\n');

@@ -49,6 +49,15 @@ describe('skaffold.yaml', () => {
     expect(skaffold.deploy.kubectl).toBeDefined();
   });
 
+  it('when a session deploys, then its run-id label lands on the workloads and never on their pod templates (no restart per session)', () => {
+    const allow = Object.fromEntries(skaffold.resourceSelector.allow.map((f: { groupKind: string }) => [f.groupKind, f]));
+    for (const kind of ['Deployment.apps', 'StatefulSet.apps']) {
+      // Skaffold matches a label path by its parent: only `.metadata`, not `.spec.template.metadata`.
+      expect(allow[kind], kind).toEqual({ groupKind: kind, image: ['.*'], labels: ['.metadata.labels'], podSpec: ['.*'] });
+    }
+    expect(skaffold.resourceSelector.deny).toBeUndefined();
+  });
+
   it('when it runs, then it forwards the gateway and Grafana', () => {
     const forwards = skaffold.portForward.map((f: { resourceName: string; port: number; namespace: string }) => [
       f.resourceName,
@@ -78,6 +87,10 @@ describe('the Dockerfile', () => {
     }
     expect(text).toMatch(/ARG NODE_IMAGE=node:20[\w.-]*-(bookworm-slim|alpine)/);
     expect(runtime).not.toMatch(/npm (ci|install)|tsc/);
+    // The full install is one layer for all four images: no build arg is in scope above it.
+    const build = text.slice(text.indexOf('AS build'), text.indexOf('AS deps'));
+    expect(build.indexOf('npm ci --no-audit')).toBeGreaterThan(0);
+    expect(build.indexOf('npm ci --no-audit')).toBeLessThan(build.indexOf('ARG WORKSPACE'));
     // npm nests a dependency under a workspace package when the root holds another version of it
     // (fastify-plugins' ajv): without those folders the service fails at its first import.
     expect(runtime).toMatch(/^COPY --from=deps \/app\/packages\/ \.\/packages\/$/m);
@@ -126,10 +139,11 @@ describe.each(Object.entries(IMAGES))('the %s workspace, as the Dockerfile build
 describe('the kind cluster', () => {
   const cluster = parse(fs.readFileSync(path.join(K8S, 'kind-cluster.yaml'), 'utf8'));
 
-  it('when created, then its node runs Kubernetes 1.28 from a pinned image and maps the gateway and Grafana node ports', () => {
+  it('when created, then its node runs a supported Kubernetes (1.34) from a pinned image and maps the gateway and Grafana node ports to loopback only', () => {
     expect(cluster.apiVersion).toBe('kind.x-k8s.io/v1alpha4');
     const [node] = cluster.nodes;
-    expect(node.image).toMatch(/^kindest\/node:v1\.28\.\d+@sha256:[0-9a-f]{64}$/);
+    expect(node.image).toMatch(/^kindest\/node:v1\.34\.\d+@sha256:[0-9a-f]{64}$/);
+    for (const m of node.extraPortMappings) expect(m.listenAddress, String(m.hostPort)).toBe('127.0.0.1');
     const ports = node.extraPortMappings.map((m: { containerPort: number; hostPort: number }) => [m.containerPort, m.hostPort]);
     expect(ports).toEqual([
       [NODE_PORTS.gateway, NODE_PORTS.gateway],

@@ -72,7 +72,7 @@ export function bytes(q: string | number | undefined): number {
 const ALLOWED_VOLUMES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
 
 /**
- * Violations of the Pod Security Standards "restricted" profile (v1.28), plus this project's own
+ * Violations of the Pod Security Standards "restricted" profile (v1.34), plus this project's own
  * rule of a read-only root filesystem. An empty list means the pod would be admitted.
  */
 export function restrictedViolations(podSpec: K8sObject): string[] {

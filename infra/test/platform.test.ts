@@ -127,7 +127,9 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
     expect(find(policies, 'NetworkPolicy', 'allow-dns').spec.egress[0].ports.map((p: K8sObject) => p.port)).toEqual([53, 53]);
 
     const labelsOf = (name: string) =>
-      workloads(objects).find((w) => w.object.metadata.name === name)?.template.metadata.labels as Record<string, string>;
+      // by name, or by app name for the Job whose name carries its hash
+      workloads(objects).find((w) => w.object.metadata.name === name || w.template.metadata.labels?.['app.kubernetes.io/name'] === name)
+        ?.template.metadata.labels as Record<string, string>;
     /** Whether traffic from pod `a` to pod `b` on `port` passes both a's egress and b's ingress. */
     const allowed = (a: string, b: string, port: number) => {
       const from = labelsOf(a);
@@ -206,7 +208,12 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
     expect(configDb.split('/')[0]).toBe('cfg');
     expect(configDb.split('/')[1]!.split(',')).toHaveLength(members);
 
-    const job = find(objects, 'Job', 'mongo-init');
+    const jobs = objects.filter((o) => o.kind === 'Job' && /^mongo-init-[0-9a-f]{10}$/.test(o.metadata.name));
+    expect(jobs, 'one mongo-init Job whose name carries its hash').toHaveLength(1);
+    const job = jobs[0]!;
+    // Re-appliable: nothing in its immutable template changes without its name changing too.
+    expect(job.spec.template.metadata.annotations?.['taskmesh.dev/config-hash']).toBeUndefined();
+    expect(job.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
     const env = job.spec.template.spec.containers[0].env.find((e: K8sObject) => e.name === 'MONGO_TOPOLOGY');
     const topology = JSON.parse(env.value);
     expect(topology.configReplicaSet).toMatchObject({ name: 'cfg', configsvr: true });
@@ -237,6 +244,19 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
     expect(voters).toHaveLength(nodes);
     expect(props).toContain(`default.replication.factor=${Math.min(3, nodes)}`);
     expect(find(objects, 'Service', 'kafka-headless').spec.publishNotReadyAddresses).toBe(true);
+  });
+
+  it('when Kafka logs, then everything goes to the console and no file fills its /tmp', () => {
+    const config = find(objects, 'ConfigMap', 'kafka-config').data;
+    const log4j = config['log4j.properties'] as string;
+    expect(log4j).toMatch(/^log4j\.rootLogger=INFO, stdout$/m);
+    const appenders = [...log4j.matchAll(/^log4j\.appender\.(\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]);
+    expect(appenders).toEqual([['stdout', 'org.apache.log4j.ConsoleAppender']]);
+    const env = Object.fromEntries(
+      find(objects, 'StatefulSet', 'kafka').spec.template.spec.containers[0].env.map((e: K8sObject) => [e.name, e.value]),
+    );
+    expect(env.KAFKA_LOG4J_OPTS).toBe('-Dlog4j.configuration=file:/etc/kafka-config/log4j.properties');
+    expect(env.EXTRA_ARGS).not.toContain('-loggc');
   });
 
   it('when secrets are synthesized, then each is marked as a local placeholder and wired to the services that read it', () => {

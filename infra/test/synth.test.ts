@@ -39,6 +39,26 @@ describe('synthesis', () => {
     });
   });
 
+  it('when synthesized twice into one folder, then the second leaves every file and its modification time alone', () => {
+    const dir = path.join(scratch, 'twice');
+    synth(dir);
+    const files = [...readTree(dir).keys()].map((f) => path.join(dir, f));
+    const past = new Date('2001-02-03T04:05:06Z');
+    for (const file of files) fs.utimesSync(file, past, past);
+    const stale = path.join(dir, 'laptop', '99-removed-chart.yaml');
+    fs.writeFileSync(stale, 'kind: ConfigMap\n');
+    const edited = files.find((f) => f.endsWith(path.join('laptop', '00-namespace.yaml')))!;
+    const original = fs.readFileSync(edited, 'utf8');
+    fs.writeFileSync(edited, `${original}# hand edit\n`);
+    fs.utimesSync(edited, past, past);
+    synth(dir);
+    const moved = files.filter((f) => f !== edited && fs.statSync(f).mtimeMs !== past.getTime());
+    expect(moved, 'files rewritten although unchanged (skaffold dev would redeploy)').toEqual([]);
+    expect(fs.readFileSync(edited, 'utf8')).toBe(original);
+    expect(fs.statSync(edited).mtimeMs).not.toBe(past.getTime());
+    expect(fs.existsSync(stale)).toBe(false);
+  });
+
   it('when synthesized, then nothing in the output depends on time or chance', () => {
     const text = [...synthInto('scan').values()].join('\n');
     expect(text).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
