@@ -23,12 +23,17 @@ afterAll(async () => {
   await store?.close();
 });
 
+/** A new user and one task of theirs, stored while the database answers. */
+async function userWithTask() {
+  const headers = { authorization: `Bearer ${await h.issuer.token(`user-${randomUUID()}`)}` };
+  const created = await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'before' } });
+  expect(created.statusCode).toBe(201);
+  return { headers, created };
+}
+
 describe('with the database down', () => {
   it('when requests arrive, then they answer 503 with Retry-After, readiness fails, and all works again once it is back', async () => {
-    const token = await h.issuer.token(`user-${randomUUID()}`);
-    const headers = { authorization: `Bearer ${token}` };
-    const created = await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'before' } });
-    expect(created.statusCode).toBe(201);
+    const { headers, created } = await userWithTask();
 
     await store.stop();
     for (const opts of [
@@ -67,10 +72,7 @@ describe('with the database down', () => {
 
 describe('with the database hung (accepting connections, never answering)', () => {
   it('when requests arrive, then each answers 503 with Retry-After before the gateway would time out, and all works again once it resumes', async () => {
-    const token = await h.issuer.token(`user-${randomUUID()}`);
-    const headers = { authorization: `Bearer ${token}` };
-    const created = await app.inject({ method: 'POST', url: '/tasks', headers, payload: { title: 'before' } });
-    expect(created.statusCode).toBe(201);
+    const { headers, created } = await userWithTask();
 
     store.hang();
     try {
