@@ -1,19 +1,46 @@
-import type { Kafka } from 'kafkajs';
+import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+import { topicDefaultsOf, type TopicDefaults } from './client.js';
 
 export interface TopicSpec {
   readonly topic: string;
   /** @default 3 */
   readonly numPartitions?: number;
-  /** @default 1 */
+  /** @default the client's `topicDefaults` (createKafka), else the cluster's `default.replication.factor` */
   readonly replicationFactor?: number;
+  /** The topic's `min.insync.replicas`. @default the client's `topicDefaults`, else the cluster's `min.insync.replicas` */
+  readonly minInsyncReplicas?: number;
   /** Extra topic configs, e.g. `{ 'retention.ms': '604800000' }`. */
   readonly config?: Record<string, string>;
 }
 
 /**
+ * The replication a new topic gets when neither it nor the client says: the brokers' own
+ * `default.replication.factor` and `min.insync.replicas`, as the cluster is configured (1 and 1
+ * on one local broker, 3 and 2 in the `ha` profile). kafkajs speaks CreateTopics v3, which has
+ * no "broker default" (-1) replication factor, so the values are read and sent explicitly: with
+ * a hard-coded 1, producers writing with `acks: -1` would be refused every write
+ * (NOT_ENOUGH_REPLICAS) on a cluster that requires two in-sync replicas.
+ */
+export async function clusterTopicDefaults(admin: Admin): Promise<TopicDefaults> {
+  const { brokers } = await admin.describeCluster();
+  const broker = brokers[0];
+  if (!broker) throw new Error('the cluster reports no brokers');
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [{ type: ConfigResourceTypes.BROKER, name: String(broker.nodeId), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
+  });
+  const value = (name: string) => Number(resources[0]?.configEntries.find((e) => e.configName === name)?.configValue ?? '1');
+  // Not lowered to the brokers seen now: a topic created under-replicated stays so; too few
+  // brokers fails the creation (INVALID_REPLICATION_FACTOR), and the start with it.
+  const replicationFactor = value('default.replication.factor');
+  return { replicationFactor, minInsyncReplicas: Math.min(value('min.insync.replicas'), replicationFactor) };
+}
+
+/**
  * Creates the topics that do not exist yet and waits for their leaders. Brokers run with
  * automatic topic creation off, so each service owns the creation of the topics it produces to
- * and consumes from.
+ * and consumes from. Replication comes from the spec, else the client's `topicDefaults`, else
+ * the cluster's configuration ({@link clusterTopicDefaults}).
  */
 export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): Promise<string[]> {
   const admin = kafka.admin();
@@ -22,15 +49,21 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): P
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((s) => !existing.has(s.topic));
     if (missing.length === 0) return [];
+    const defaults = topicDefaultsOf(kafka) ?? (await clusterTopicDefaults(admin));
     await admin.createTopics({
-      waitForLeaders: true,
+      // Waited for below: kafkajs' own wait gives up on UNKNOWN_TOPIC_OR_PARTITION, which a
+      // multi-broker cluster answers until every broker has the new topic's metadata.
+      waitForLeaders: false,
       topics: missing.map((s) => ({
         topic: s.topic,
         numPartitions: s.numPartitions ?? 3,
-        replicationFactor: s.replicationFactor ?? 1,
-        configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+        replicationFactor: s.replicationFactor ?? defaults.replicationFactor,
+        configEntries: Object.entries({ 'min.insync.replicas': String(s.minInsyncReplicas ?? defaults.minInsyncReplicas), ...s.config }).map(
+          ([name, value]) => ({ name, value }),
+        ),
       })),
     });
+    await waitForLeaders(admin, missing.map((s) => s.topic));
     return missing.map((s) => s.topic);
   } catch (err) {
     // Another replica may have created the same topics between our list and create.
@@ -38,6 +71,22 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): P
     throw err;
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Polls the topics' metadata until every partition has a leader, for at most `timeoutMs`. */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+      if (meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leader after ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 

@@ -30,9 +30,26 @@ export interface KafkaSettings {
    * count into, unless they are given their own.
    */
   readonly metrics?: Registry;
+  /**
+   * How `ensureTopics` creates topics with this client unless a topic says otherwise.
+   * @default the cluster's own `default.replication.factor` and `min.insync.replicas`
+   */
+  readonly topicDefaults?: TopicDefaults;
+}
+
+export interface TopicDefaults {
+  readonly replicationFactor: number;
+  /** The topic's `min.insync.replicas`; at most `replicationFactor`. */
+  readonly minInsyncReplicas: number;
 }
 
 const registries = new WeakMap<Kafka, Registry>();
+const topicDefaults = new WeakMap<Kafka, TopicDefaults>();
+
+/** The topic defaults given to {@link createKafka} for this client, if any. */
+export function topicDefaultsOf(kafka: Kafka): TopicDefaults | undefined {
+  return topicDefaults.get(kafka);
+}
 
 /** The registry given to {@link createKafka} for this client, if any. */
 export function registryOf(kafka: Kafka): Registry | undefined {
@@ -63,6 +80,13 @@ export function createKafka(settings: KafkaSettings): Kafka {
     retry: { retries: settings.retries ?? 5, initialRetryTime: 200, maxRetryTime: 5000 },
   });
   if (settings.metrics) registries.set(kafka, settings.metrics);
+  if (settings.topicDefaults) {
+    const { replicationFactor, minInsyncReplicas } = settings.topicDefaults;
+    if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || !Number.isInteger(minInsyncReplicas) || minInsyncReplicas < 1 || minInsyncReplicas > replicationFactor) {
+      throw new Error(`topic defaults: replication factor ${replicationFactor} and min.insync.replicas ${minInsyncReplicas} must be whole numbers with 1 <= min.insync.replicas <= replication factor`);
+    }
+    topicDefaults.set(kafka, settings.topicDefaults);
+  }
   return kafka;
 }
 
