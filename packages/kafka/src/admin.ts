@@ -1,4 +1,4 @@
-import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { topicDefaultsOf, type TopicDefaults } from './client.js';
 
 export interface TopicSpec {
@@ -12,6 +12,9 @@ export interface TopicSpec {
   /** Extra topic configs, e.g. `{ 'retention.ms': '604800000' }`. */
   readonly config?: Record<string, string>;
 }
+
+/** kafkajs' `ConfigResourceTypes.BROKER`: Node's ES module loader does not see that named export of the CommonJS build. */
+const BROKER_RESOURCE = 4;
 
 /**
  * The replication a new topic gets when neither it nor the client says: the brokers' own
@@ -27,7 +30,7 @@ export async function clusterTopicDefaults(admin: Admin): Promise<TopicDefaults>
   if (!broker) throw new Error('the cluster reports no brokers');
   const { resources } = await admin.describeConfigs({
     includeSynonyms: false,
-    resources: [{ type: ConfigResourceTypes.BROKER, name: String(broker.nodeId), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
+    resources: [{ type: BROKER_RESOURCE, name: String(broker.nodeId), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
   });
   const value = (name: string) => Number(resources[0]?.configEntries.find((e) => e.configName === name)?.configValue ?? '1');
   // Not lowered to the brokers seen now: a topic created under-replicated stays so; too few
