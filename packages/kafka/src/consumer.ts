@@ -21,8 +21,15 @@ export interface ConsumerOptions {
   /** Where a new group starts. @default true */
   readonly fromBeginning?: boolean;
   /** Called once per message, in order per partition; the offset is committed only after it resolves. */
-  readonly handle: (message: ConsumedMessage) => Promise<void>;
-  /** Commit at least this often while a long batch is processed. @default 200 messages */
+  readonly handle?: (message: ConsumedMessage) => Promise<void>;
+  /**
+   * Instead of `handle`: called with up to `commitEvery` consecutive messages of one partition at
+   * a time (a micro-batch of what one fetch brought), whose offsets are committed once it resolves.
+   * `inSpan` runs work in a message's `process <topic>` span, which continues the producer's trace;
+   * no other span is made per message.
+   */
+  readonly handleBatch?: (messages: readonly ConsumedMessage[], inSpan: InMessageSpan) => Promise<void>;
+  /** Commit at least this often while a long batch is processed; the size of `handleBatch`'s micro-batches. @default 200 messages */
   readonly commitEvery?: number;
   /** Partitions processed side by side. @default 1 */
   readonly partitionsConcurrently?: number;
@@ -42,6 +49,9 @@ export interface ConsumerOptions {
    */
   readonly metrics?: Registry;
 }
+
+/** Runs `fn` in the message's `process <topic>` span. */
+export type InMessageSpan = <T>(message: ConsumedMessage, fn: () => Promise<T>) => Promise<T>;
 
 export interface ConsumerHandle {
   readonly groupId: string;
@@ -129,6 +139,9 @@ export async function startConsumer(kafka: Kafka, opts: ConsumerOptions): Promis
     }
   });
 
+  if (!opts.handle === !opts.handleBatch) throw new Error('startConsumer needs exactly one of handle and handleBatch');
+  const inSpan: InMessageSpan = (m, fn) => inProcessSpan(m.headers, { ...m, groupId: group }, fn);
+
   await consumer.connect();
   await consumer.subscribe({ topics: [...opts.topics], fromBeginning: opts.fromBeginning ?? true });
   const commitEvery = opts.commitEvery ?? 200;
@@ -143,16 +156,34 @@ export async function startConsumer(kafka: Kafka, opts: ConsumerOptions): Promis
       const commit = async () => {
         if (done === undefined) return;
         await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(done) + 1n).toString() }]);
+        done = undefined;
         sinceCommit = 0;
       };
       const high = BigInt(batch.highWatermark);
       const first = batch.messages[0];
       if (first) setLag(batch.topic, batch.partition, high - BigInt(first.offset));
       try {
+        if (opts.handleBatch) {
+          for (let i = 0; i < batch.messages.length && isRunning() && !isStale(); i += commitEvery) {
+            const chunk = batch.messages.slice(i, i + commitEvery);
+            await opts.handleBatch(
+              chunk.map((m) => toConsumed(batch.topic, batch.partition, m)),
+              inSpan,
+            );
+            const last = chunk[chunk.length - 1]!.offset;
+            resolveOffset(last);
+            done = last;
+            metrics?.consumed.inc({ topic: batch.topic, group }, chunk.length);
+            setLag(batch.topic, batch.partition, high - BigInt(last) - 1n);
+            await commit();
+            await heartbeat();
+          }
+          return;
+        }
         for (const message of batch.messages) {
           if (!isRunning() || isStale()) break;
           const consumed = toConsumed(batch.topic, batch.partition, message);
-          await inProcessSpan(consumed.headers, { ...consumed, groupId: group }, () => opts.handle(consumed));
+          await inSpan(consumed, () => opts.handle!(consumed));
           resolveOffset(message.offset);
           done = message.offset;
           metrics?.consumed.inc({ topic: batch.topic, group });

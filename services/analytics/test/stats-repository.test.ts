@@ -132,4 +132,58 @@ describe('the statistics store', () => {
       [day(now)]: 1,
     });
   });
+  it('when a micro-batch is applied, then each user gets one write and each partition one; its redelivery, a batch overlapping it and a failed global write count nothing twice', async () => {
+    const topic = `batch-${randomUUID().slice(0, 8)}`;
+    const [a, b] = [user(), user()];
+    const repo = new StatsRepository(db);
+    const item = (userId: string, offset: number, eventId = randomUUID()) => ({
+      eventId,
+      effect: created(userId),
+      at: at(topic, 0, offset),
+    });
+    const batch = [item(a, 10), item(b, 11), item(a, 12)];
+    const writes: string[] = [];
+    const spy = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop !== 'collection') return Reflect.get(target, prop, receiver);
+        return (name: string) =>
+          new Proxy(target.collection(name), {
+            get(c, p, r) {
+              const v = Reflect.get(c, p, r) as unknown;
+              if (typeof v !== 'function') return v;
+              return (...args: unknown[]) => {
+                if (p === 'findOneAndUpdate' || p === 'updateOne') writes.push(`${name}.${String(p)}`);
+                return (v as (...a: unknown[]) => unknown).apply(c, args);
+              };
+            },
+          });
+      },
+    });
+    expect(await new StatsRepository(spy).applyBatch(batch)).toEqual(['applied', 'applied', 'applied']);
+    expect(writes.sort()).toEqual(['global_stats.findOneAndUpdate', 'user_stats.findOneAndUpdate', 'user_stats.findOneAndUpdate']);
+
+    // The same messages again (a crash before the commit), and a batch that overlaps them.
+    expect(await repo.applyBatch(batch)).toEqual(['redelivered', 'redelivered', 'redelivered']);
+    const next = [batch[2]!, item(b, 13)];
+    expect(await repo.applyBatch(next)).toEqual(['redelivered', 'applied']);
+    // A copy of a's first event at another offset, and one event twice within a batch.
+    const twice = item(a, 15);
+    expect(await repo.applyBatch([{ ...batch[0]!, at: at(topic, 0, 14) }, twice, { ...twice, at: at(topic, 0, 16) }])).toEqual([
+      'duplicate',
+      'applied',
+      'duplicate',
+    ]);
+    expect((await repo.userStats(a)).tasksCreated).toBe(3);
+    expect((await repo.userStats(b)).tasksCreated).toBe(2);
+    const global = await db.collection('global_stats').findOne({ _id: `${topic}/0` as never });
+    expect(global).toMatchObject({ tasksCreated: 5, offset: 15 });
+
+    // The global write fails after the user writes: only the redelivery adds the global share, once.
+    const lost = [item(a, 20), item(b, 21)];
+    await expect(new StatsRepository(failingGlobalWriteOnce()).applyBatch(lost)).rejects.toBeInstanceOf(GlobalWritePendingError);
+    expect(await repo.applyBatch(lost)).toEqual(['redelivered', 'redelivered']);
+    expect(await repo.applyBatch(lost)).toEqual(['redelivered', 'redelivered']);
+    expect(await db.collection('global_stats').findOne({ _id: `${topic}/0` as never })).toMatchObject({ tasksCreated: 7, offset: 21 });
+    expect((await repo.userStats(a)).tasksCreated).toBe(4);
+  });
 });

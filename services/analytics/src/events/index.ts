@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { StatsRepository } from '../domain/stats/stats-repository.js';
 import { createConsumerMetrics, registerLagGauge } from './metrics.js';
-import { createMessageHandler, type ProcessingHooks } from './stats-consumer.js';
+import { createBatchHandler, type ProcessingHooks } from './stats-consumer.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -73,7 +73,8 @@ export const statsEvents = fp<StatsEventsOptions>(
       ...(opts.partitionsConcurrently ? { partitionsConcurrently: opts.partitionsConcurrently } : {}),
       ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
       ...(opts.onCrash ? { onCrash: opts.onCrash } : {}),
-      handle: createMessageHandler({
+      // Micro-batches of commitEvery messages: one store write per user and one global write each.
+      handleBatch: createBatchHandler({
         stats: opts.stats,
         producer: app.kafka.producer,
         metrics,

@@ -95,6 +95,13 @@ export interface OverviewStats {
  */
 export type ApplyOutcome = 'applied' | 'redelivered' | 'duplicate';
 
+/** One event of a micro-batch: its id, its effect and where it was read. */
+export interface BatchItem {
+  readonly eventId: string;
+  readonly effect: Effect;
+  readonly at: Position;
+}
+
 export interface StatsRepositoryOptions {
   /** Event ids remembered per user. @default 50 */
   readonly dedupWindow?: number;
@@ -114,7 +121,6 @@ const RACE_ATTEMPTS = 3;
  */
 const WIDE: ReadonlySet<string> = new Set(['completionTimeMsTotal']);
 const operand = (name: string, v: number): number | Long => (WIDE.has(name) ? Long.fromNumber(v) : v);
-
 
 const digest = (text: string, chars: number): string => createHash('sha256').update(text).digest('base64url').slice(0, chars);
 
@@ -182,6 +188,153 @@ export class StatsRepository {
    */
   async apply(eventId: string, effect: Effect, at: Position): Promise<ApplyOutcome> {
     const now = this.now();
+    const outcome = await this.userWrites.run(effect.userId, () => this.applyUser(eventId, effect, at, now));
+    if (outcome !== 'duplicate') {
+      try {
+        await this.applyGlobal(effect, at, now);
+      } catch (err) {
+        throw new GlobalWritePendingError(err);
+      }
+    }
+    return outcome;
+  }
+
+  /**
+   * A micro-batch of events, with the guarantees of {@link apply} for each: one conditional write
+   * per user for all of that user's events (none of their ids may be in the record yet, and all
+   * are added in the same update), then one conditional write per source partition for the global
+   * share (the document's offset must be below the first of them; it becomes the last). A user
+   * whose write does not match (one of the events was applied before, or two are copies of one
+   * event) and a partition whose document is already past the first offset (a redelivery) are
+   * done event by event as {@link apply} does. The items of one partition must be in offset order,
+   * and no user may have more of them than the dedup window holds. `around` runs each user's
+   * write (it gets the user's last item), e.g. in that message's trace span.
+   * @returns each item's outcome, in the items' order
+   */
+  async applyBatch(
+    items: readonly BatchItem[],
+    around: <T>(item: BatchItem, fn: () => Promise<T>) => Promise<T> = (_item, fn) => fn(),
+  ): Promise<ApplyOutcome[]> {
+    const now = this.now();
+    const outcomes: ApplyOutcome[] = new Array(items.length);
+    const byUser = new Map<string, number[]>();
+    items.forEach((item, i) => {
+      const list = byUser.get(item.effect.userId);
+      if (list) list.push(i);
+      else byUser.set(item.effect.userId, [i]);
+    });
+    await Promise.all(
+      [...byUser].map(([userId, indexes]) =>
+        around(items[indexes[indexes.length - 1]!]!, () =>
+          this.userWrites.run(userId, async () => {
+            if (
+              await this.applyUserBatch(
+                userId,
+                indexes.map((i) => items[i]!),
+                now,
+              )
+            ) {
+              for (const i of indexes) outcomes[i] = 'applied';
+              return;
+            }
+            for (const i of indexes) outcomes[i] = await this.applyUser(items[i]!.eventId, items[i]!.effect, items[i]!.at, now);
+          }),
+        ),
+      ),
+    );
+
+    const byPartition = new Map<string, BatchItem[]>();
+    items.forEach((item, i) => {
+      if (outcomes[i] === 'duplicate' || !touchesGlobal(item.effect)) return;
+      const key = `${item.at.topic}/${item.at.partition}`;
+      const list = byPartition.get(key);
+      if (list) list.push(item);
+      else byPartition.set(key, [item]);
+    });
+    try {
+      await Promise.all(
+        [...byPartition.values()].map(async (list) => {
+          if (await this.applyGlobalBatch(list, now)) return;
+          for (const item of list) await this.applyGlobal(item.effect, item.at, now);
+        }),
+      );
+    } catch (err) {
+      throw new GlobalWritePendingError(err);
+    }
+    return outcomes;
+  }
+
+  /** The user's events in one conditional write; false when it did not match (or had to create the document and lost the race). */
+  private async applyUserBatch(userId: string, list: readonly BatchItem[], now: Date): Promise<boolean> {
+    const ids = list.map((item) => eventDigest(item.eventId));
+    if (new Set(ids).size !== ids.length) return false;
+    const sums: Record<string, number> = {};
+    const set: Partial<UserStatsDoc> = { updatedAt: now };
+    for (const { effect } of list) {
+      for (const name of COUNTERS) {
+        const v = effect.counters[name];
+        if (v) sums[name] = (sums[name] ?? 0) + v;
+      }
+      if (effect.completedDay && isDayKept(effect.completedDay, now)) {
+        const key = `completedPerDay.${effect.completedDay}`;
+        sums[key] = (sums[key] ?? 0) + 1;
+      }
+      if (effect.profile) Object.assign(set, effect.profile);
+    }
+    const inc: Record<string, number | Long> = { rev: list.length };
+    for (const [name, v] of Object.entries(sums)) if (v) inc[name] = operand(name, v);
+    try {
+      const doc = await this.users.findOneAndUpdate(
+        { _id: userId, userId, appliedIds: { $nin: ids } },
+        {
+          $inc: inc,
+          $set: set,
+          $push: { appliedIds: { $each: ids }, appliedAt: { $each: list.map((item, i) => `${ids[i]}@${positionKey(item.at)}`) } },
+        },
+        // A user without a document yet gets it here; one whose record has any of the ids does
+        // not match, and the upsert's insert then fails on _id.
+        { upsert: true, returnDocument: 'after' },
+      );
+      if (!doc) return false;
+      await this.tidy(doc, now);
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  /** One partition's global share of a batch in one conditional write; false when its document is already past the first offset. */
+  private async applyGlobalBatch(list: readonly BatchItem[], now: Date): Promise<boolean> {
+    const first = Number(list[0]!.at.offset);
+    const last = Number(list[list.length - 1]!.at.offset);
+    const sums: Record<string, number> = {};
+    const add = (key: string, v: number) => (sums[key] = (sums[key] ?? 0) + v);
+    for (const { effect } of list) {
+      for (const [name, v] of Object.entries(effect.counters) as [GlobalCounter, number][]) if (v) add(name, v);
+      if (effect.createdDay && isDayKept(effect.createdDay, now)) add(`createdPerDay.${effect.createdDay}`, 1);
+      if (effect.completedDay && isDayKept(effect.completedDay, now)) add(`completedPerDay.${effect.completedDay}`, 1);
+    }
+    const inc: Record<string, number | Long> = {};
+    for (const [name, v] of Object.entries(sums)) if (v) inc[name] = operand(name, v);
+    const id = `${list[0]!.at.topic}/${list[0]!.at.partition}`;
+    try {
+      const doc = await this.global.findOneAndUpdate(
+        { _id: id, offset: { $lt: first } },
+        { $inc: inc, $set: { offset: last, updatedAt: now } },
+        { upsert: true, returnDocument: 'after' },
+      );
+      if (!doc) return false;
+      await this.tidyGlobal(doc, now);
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  /** The user's share of one event, inside that user's write queue. */
+  private async applyUser(eventId: string, effect: Effect, at: Position, now: Date): Promise<ApplyOutcome> {
     const inc: Record<string, number | Long> = { rev: 1 };
     for (const name of COUNTERS) {
       const v = effect.counters[name];
@@ -195,38 +348,25 @@ export class StatsRepository {
 
     const filter = { _id: effect.userId, userId: effect.userId, appliedIds: { $ne: id } };
     const update = { $inc: inc, $set: set, $push: { appliedIds: id, appliedAt: record } };
-    const outcome = await this.userWrites.run(effect.userId, async (): Promise<ApplyOutcome> => {
-      for (let attempt = 1; attempt <= RACE_ATTEMPTS; attempt++) {
-        const doc = await this.users.findOneAndUpdate(filter, update, { returnDocument: 'after' });
-        if (doc) {
-          await this.tidy(doc, now);
-          return 'applied';
-        }
-        const seen = await this.users.findOne(
-          { _id: effect.userId, userId: effect.userId },
-          { projection: { appliedIds: 1, appliedAt: 1 } },
-        );
-        if (seen?.appliedIds?.includes(id)) return seen.appliedAt?.includes(record) ? 'redelivered' : 'duplicate';
-        if (seen) continue;
-        // The user's first event: the same conditional write, allowed to create the document.
-        // Another writer may create it first, which fails this insert on `_id`: go round again.
-        try {
-          await this.users.updateOne(filter, update, { upsert: true });
-          return 'applied';
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err;
-        }
+    for (let attempt = 1; attempt <= RACE_ATTEMPTS; attempt++) {
+      const doc = await this.users.findOneAndUpdate(filter, update, { returnDocument: 'after' });
+      if (doc) {
+        await this.tidy(doc, now);
+        return 'applied';
       }
-      throw new Error(`user statistics document ${effect.userId} kept changing under concurrent writes`);
-    });
-    if (outcome !== 'duplicate') {
+      const seen = await this.users.findOne({ _id: effect.userId, userId: effect.userId }, { projection: { appliedIds: 1, appliedAt: 1 } });
+      if (seen?.appliedIds?.includes(id)) return seen.appliedAt?.includes(record) ? 'redelivered' : 'duplicate';
+      if (seen) continue;
+      // The user's first event: the same conditional write, allowed to create the document.
+      // Another writer may create it first, which fails this insert on `_id`: go round again.
       try {
-        await this.applyGlobal(effect, at, now);
+        await this.users.updateOne(filter, update, { upsert: true });
+        return 'applied';
       } catch (err) {
-        throw new GlobalWritePendingError(err);
+        if (!isDuplicateKey(err)) throw err;
       }
     }
-    return outcome;
+    throw new Error(`user statistics document ${effect.userId} kept changing under concurrent writes`);
   }
 
   /**
