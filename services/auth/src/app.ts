@@ -4,14 +4,10 @@ import { kafkaPlugin, parseBrokers } from '@taskmesh/kafka';
 import { mongoPlugin } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';
 import { adminEmails, type Config } from './config.js';
-import { AccountService } from './domain/accounts/account-service.js';
 import { loadKeyRing, type KeyRing } from './domain/keys/signing-keys.js';
-import { LoginThrottle } from './domain/login/login-throttle.js';
-import { createAuthMetrics } from './domain/metrics.js';
-import { createPasswordHasher } from './domain/passwords/password-hasher.js';
-import { SessionRepository } from './domain/sessions/session-repository.js';
-import { UserRepository } from './domain/users/user-repository.js';
+import { accountsPlugin } from './plugins/accounts.js';
 import { outboxPlugin } from './plugins/outbox.js';
+import { repositoriesPlugin } from './plugins/repositories.js';
 import { authRoutes } from './routes/auth/index.js';
 import { wellKnownRoutes } from './routes/well-known/index.js';
 
@@ -59,42 +55,26 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     verify: createAccessTokenVerifier({ jwks: keys.jwks, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
   });
 
-  const metrics = createAuthMetrics(app.metrics);
-  const users = new UserRepository(app.mongo.db);
-  const sessions = new SessionRepository(app.mongo.db);
-  const throttle = new LoginThrottle(app.mongo.db, {
-    maxFailures: config.LOGIN_MAX_FAILURES,
-    windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
-    lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,
+  await app.register(repositoriesPlugin, {
+    throttle: {
+      maxFailures: config.LOGIN_MAX_FAILURES,
+      windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+      lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,
+    },
   });
-  const skipped = (await Promise.all([users, sessions, throttle].map((repo) => repo.ensureIndexes()))).flatMap((r) => r.skipped);
-  // Only a hashed index on a server without them (the local single-node store) is ever skipped.
-  if (skipped.length > 0) app.log.info({ skipped }, 'hashed indexes are not supported by this server; they only matter for sharding');
-
-  await app.register(outboxPlugin, { users, intervalMs: config.OUTBOX_RELAY_INTERVAL_MS, graceMs: config.OUTBOX_RELAY_GRACE_MS });
-
-  const accounts = new AccountService(
-    {
+  await app.register(outboxPlugin, { intervalMs: config.OUTBOX_RELAY_INTERVAL_MS, graceMs: config.OUTBOX_RELAY_GRACE_MS });
+  await app.register(accountsPlugin, {
+    settings: {
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
       adminEmails: adminEmails(config),
     },
-    {
-      users,
-      sessions,
-      throttle,
-      hasher: createPasswordHasher(() => metrics.passwordVerifications.inc()),
-      keys,
-      publisher: app.userEvents,
-      metrics,
-      log: app.log,
-      ...(opts.now ? { now: opts.now } : {}),
-    },
-  );
+    ...(opts.now ? { now: opts.now } : {}),
+  });
 
-  await app.register(authRoutes, { accounts });
+  await app.register(authRoutes, { accounts: app.accounts });
   await app.register(wellKnownRoutes, { keys });
   return app;
 }

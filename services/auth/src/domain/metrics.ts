@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 
 export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked';
 export type RefreshOutcome = 'rotated' | 'invalid' | 'reuse_detected';

@@ -3,7 +3,7 @@ import { OutboxPublisher, OutboxRelay, outboxMetrics } from '@taskmesh/outbox';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { UserOutbox, userWork, type UserWork } from '../domain/events/user-outbox.js';
-import type { UserDoc, UserRepository } from '../domain/users/user-repository.js';
+import type { UserDoc } from '../domain/users/user-repository.js';
 
 /** What a registration needs of the outbox: its user's event on its way now. */
 export interface UserEvents {
@@ -19,7 +19,6 @@ declare module 'fastify' {
 }
 
 export interface OutboxPluginOptions {
-  readonly users: UserRepository;
   /** Time between two relay rounds when nothing is pending. */
   readonly intervalMs: number;
   /** Events younger than this are left to the request that wrote them. */
@@ -33,16 +32,17 @@ export interface OutboxPluginOptions {
  */
 export const outboxPlugin = fp<OutboxPluginOptions>(
   async (app: FastifyInstance, opts) => {
+    const { users } = app.repositories;
     const hooks = outboxMetrics({
       registry: app.metrics,
       prefix: 'auth_outbox',
       events: 'User events',
-      backlog: { read: () => opts.users.countPendingEvents(), help: 'User documents with an event not yet published' },
+      backlog: { read: () => users.countPendingEvents(), help: 'User documents with an event not yet published' },
       log: app.log,
     });
     const publisher = new OutboxPublisher(app.kafka.client, TOPICS.userEvents);
     const relay = new OutboxRelay<UserWork>({
-      store: new UserOutbox(opts.users, { graceMs: opts.graceMs }),
+      store: new UserOutbox(users, { graceMs: opts.graceMs }),
       publisher,
       settings: { pollMs: opts.intervalMs, maxBackoffMs: Math.max(opts.intervalMs, 10_000) },
       log: app.log,
@@ -65,5 +65,5 @@ export const outboxPlugin = fp<OutboxPluginOptions>(
     });
     app.addHook('onClose', async () => relay.stop());
   },
-  { name: 'auth-outbox', dependencies: ['@taskmesh/kafka', '@taskmesh/metrics'] },
+  { name: 'auth-outbox', dependencies: ['auth-repositories', '@taskmesh/kafka', '@taskmesh/metrics'] },
 );
