@@ -4,7 +4,7 @@ import { startFullStack, type FullStack } from './full-stack.js';
 import { SCHEMATHESIS_VERSION, ensureSchemathesis, runSchemathesis } from './schemathesis.js';
 
 /** Bounds of the run: cases per operation and phase, one request, the whole run. */
-const MAX_EXAMPLES = 25;
+const MAX_EXAMPLES = 50;
 const REQUEST_TIMEOUT_S = 10;
 const RUN_TIMEOUT_MS = 6 * 60_000;
 
@@ -29,7 +29,10 @@ describe('the public API contract, held by schemathesis', () => {
   const call = async (method: string, url: string, body?: unknown, token?: string) => {
     const res = await fetch(`${stack.gatewayUrl}${url}`, {
       method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };

@@ -89,7 +89,13 @@ function send(method: string, url: string): Promise<{ status: number; allow: str
     const req = http.request(url, { method }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode!, allow: res.headers.allow, code: body ? (JSON.parse(body) as { code?: unknown }).code : undefined }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode!,
+          allow: res.headers.allow,
+          code: body ? (JSON.parse(body) as { code?: unknown }).code : undefined,
+        }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -111,7 +117,10 @@ function typecheck(dir: string, file: string): { ok: boolean; output: string } {
     files: [file],
   };
   fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
-  const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -154,7 +163,10 @@ describe('the public OpenAPI document', () => {
       expect(op, `${route.method} ${route.url}`).toBeDefined();
       expect(op!.operationId, `${route.method} ${route.url}`).toEqual(expect.any(String));
       const statuses = Object.keys(op!.responses);
-      expect(statuses.some((s) => s.startsWith('2')), `${route.method} ${route.url}`).toBe(true);
+      expect(
+        statuses.some((s) => s.startsWith('2')),
+        `${route.method} ${route.url}`,
+      ).toBe(true);
       expect(statuses, `${route.method} ${route.url}`).toEqual(expect.arrayContaining(['429', '502', '503', '504']));
       if (route.access !== 'public') expect(statuses).toContain('401');
       for (const [status, answer] of Object.entries(op!.responses)) {
@@ -163,7 +175,9 @@ describe('the public OpenAPI document', () => {
         const codes = schema?.properties?.code?.enum;
         expect(codes, `${route.method} ${route.url} ${status}`).toEqual(expect.arrayContaining([expect.stringMatching(/^[A-Z_]+$/)]));
         if (status === '429' || status === '503') {
-          expect(Object.keys((answer as { headers?: Json }).headers ?? {}), `${route.method} ${route.url} ${status}`).toContain('retry-after');
+          expect(Object.keys((answer as { headers?: Json }).headers ?? {}), `${route.method} ${route.url} ${status}`).toContain(
+            'retry-after',
+          );
         }
       }
     }
@@ -171,8 +185,8 @@ describe('the public OpenAPI document', () => {
     expect(register.responses['400']!.content!['application/json']!.schema!.properties).toMatchObject({
       code: { enum: expect.arrayContaining(['AUTH_ERR_WEAK_PASSWORD', 'AUTH_ERR_INVALID_EMAIL', 'ERR_VALIDATION']) },
     });
-    const password = (register as unknown as { requestBody: { content: Record<string, { schema: { properties: Record<string, Json> } }> } }).requestBody
-      .content['application/json']!.schema.properties.password!;
+    const password = (register as unknown as { requestBody: { content: Record<string, { schema: { properties: Record<string, Json> } }> } })
+      .requestBody.content['application/json']!.schema.properties.password!;
     expect(password.description).toMatch(/8 to 128 characters.*most common leaked passwords/);
     const patch = doc.paths['/tasks/{id}']!.patch! as unknown as { parameters: { name: string; schema: Json }[]; responses: Json };
     expect(patch.parameters.find((p) => p.name === 'if-match')?.schema.pattern).toEqual(expect.any(String));
@@ -201,11 +215,19 @@ describe('the public OpenAPI document', () => {
     ];
     for (const [origin, url, allow] of services) {
       for (const method of ['PUT', 'TRACE', 'QUERY']) {
-        expect(await send(method, `${origin}${url}`), `${method} ${origin}${url}`).toEqual({ status: 405, allow, code: 'ERR_METHOD_NOT_ALLOWED' });
+        expect(await send(method, `${origin}${url}`), `${method} ${origin}${url}`).toEqual({
+          status: 405,
+          allow,
+          code: 'ERR_METHOD_NOT_ALLOWED',
+        });
       }
     }
     const taskOrigin = `http://127.0.0.1:${(stack.task.server.address() as { port: number }).port}`;
-    expect(await send('GET', `${taskOrigin}/tasks/665f1c2e9b1d4a0012345678/comments`)).toEqual({ status: 404, allow: undefined, code: 'ERR_NOT_FOUND' });
+    expect(await send('GET', `${taskOrigin}/tasks/665f1c2e9b1d4a0012345678/comments`)).toEqual({
+      status: 404,
+      allow: undefined,
+      code: 'ERR_NOT_FOUND',
+    });
     expect(await send('TRACE', `${taskOrigin}/nowhere`)).toEqual({ status: 404, allow: undefined, code: 'ERR_NOT_FOUND' });
     // The gateway answers an unknown path 401 without a token, so that it does not tell which paths exist.
     expect((await fetch(`${stack.gatewayUrl}/nowhere`)).status).toBe(401);

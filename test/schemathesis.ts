@@ -91,7 +91,8 @@ export async function ensureSchemathesis({ timeoutMs = 10 * 60_000 } = {}): Prom
         fs.rmSync(lock, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() - t0 > timeoutMs) throw new Error(`schemathesis: another install (pid ${owner}) did not finish within ${timeoutMs / 60_000} min\n  log: ${LOG}`);
+      if (Date.now() - t0 > timeoutMs)
+        throw new Error(`schemathesis: another install (pid ${owner}) did not finish within ${timeoutMs / 60_000} min\n  log: ${LOG}`);
       await sleep(1000);
     }
   }
@@ -100,13 +101,28 @@ export async function ensureSchemathesis({ timeoutMs = 10 * 60_000 } = {}): Prom
     say(`installing schemathesis ${SCHEMATHESIS_VERSION} from PyPI into ${ROOT} (once; log: ${LOG})...`);
     fs.rmSync(ROOT, { recursive: true, force: true });
     const log = fs.openSync(LOG, 'w');
-    const ticker = setInterval(() => say(`still installing, ${elapsed(t0)} elapsed (${tail(LOG, 1).replace(/^\s*\|\s*/, '').slice(0, 100)})`), 15_000);
+    const ticker = setInterval(
+      () =>
+        say(
+          `still installing, ${elapsed(t0)} elapsed (${tail(LOG, 1)
+            .replace(/^\s*\|\s*/, '')
+            .slice(0, 100)})`,
+        ),
+      15_000,
+    );
     try {
       const venv = await step(py, ['-m', 'venv', ROOT], log, timeoutMs);
       if (venv !== 0) throw new Error(`schemathesis: \`${py} -m venv ${ROOT}\` failed (${venv})\n  log: ${LOG}\n${tail(LOG)}`);
-      const pip = await step(path.join(ROOT, 'bin', 'pip'), ['install', `schemathesis==${SCHEMATHESIS_VERSION}`], log, timeoutMs - (Date.now() - t0));
+      const pip = await step(
+        path.join(ROOT, 'bin', 'pip'),
+        ['install', `schemathesis==${SCHEMATHESIS_VERSION}`],
+        log,
+        timeoutMs - (Date.now() - t0),
+      );
       if (pip !== 0) {
-        throw new Error(`schemathesis: \`pip install schemathesis==${SCHEMATHESIS_VERSION}\` failed (${pip}) after ${elapsed(t0)}\n  log: ${LOG}\n${tail(LOG)}`);
+        throw new Error(
+          `schemathesis: \`pip install schemathesis==${SCHEMATHESIS_VERSION}\` failed (${pip}) after ${elapsed(t0)}\n  log: ${LOG}\n${tail(LOG)}`,
+        );
       }
     } finally {
       clearInterval(ticker);
@@ -114,7 +130,9 @@ export async function ensureSchemathesis({ timeoutMs = 10 * 60_000 } = {}): Prom
     }
     const version = spawnSync(BIN, ['--version'], { encoding: 'utf8' });
     if (version.status !== 0 || !version.stdout.includes(SCHEMATHESIS_VERSION)) {
-      throw new Error(`schemathesis: the installed \`st --version\` answered ${JSON.stringify(version.stdout || version.stderr)}\n  log: ${LOG}`);
+      throw new Error(
+        `schemathesis: the installed \`st --version\` answered ${JSON.stringify(version.stdout || version.stderr)}\n  log: ${LOG}`,
+      );
     }
     fs.writeFileSync(MARKER, `${SCHEMATHESIS_VERSION}\n`);
     say(`schemathesis ${SCHEMATHESIS_VERSION} installed in ${elapsed(t0)}`);
@@ -163,7 +181,9 @@ export async function runSchemathesis(
     child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
     child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
     const killer = setTimeout(() => child.kill('SIGTERM'), opts.timeoutMs);
-    const exitCode = await new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'killed')));
+    const exitCode = await new Promise<number | string>((resolve) =>
+      child.once('exit', (code, signal) => resolve(code ?? signal ?? 'killed')),
+    );
     clearTimeout(killer);
     const report = fs.existsSync(reportPath) ? (JSON.parse(fs.readFileSync(reportPath, 'utf8')) as SchemathesisReport) : undefined;
     return { exitCode, output, report };

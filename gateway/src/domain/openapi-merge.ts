@@ -148,7 +148,10 @@ export function addResponse(responses: Record<string, unknown>, status: string, 
   const content: Record<string, { schema?: unknown }> = { ...(existing.content ?? {}) };
   for (const [media, value] of Object.entries(answer.content ?? {})) {
     const mine = content[media];
-    content[media] = mine?.schema !== undefined && value.schema !== undefined ? { ...mine, schema: combineSchemas(mine.schema, value.schema) } : (mine ?? value);
+    content[media] =
+      mine?.schema !== undefined && value.schema !== undefined
+        ? { ...mine, schema: combineSchemas(mine.schema, value.schema) }
+        : (mine ?? value);
   }
   const description =
     existing.description === undefined || existing.description === answer.description

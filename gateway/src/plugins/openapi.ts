@@ -1,7 +1,14 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { tokenErrors } from '@taskmesh/access-token';
-import { OPENAPI_VERSION, RETRY_AFTER, bearerSecurityScheme, codesWithStatus, errorResponse, type HeaderSchema } from '@taskmesh/fastify-plugins';
+import {
+  OPENAPI_VERSION,
+  RETRY_AFTER,
+  bearerSecurityScheme,
+  codesWithStatus,
+  errorResponse,
+  type HeaderSchema,
+} from '@taskmesh/fastify-plugins';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { addResponse, mergeOpenApi, openApiPath, type OpenApiDocument } from '../domain/openapi-merge.js';
@@ -32,7 +39,8 @@ const header = (schema: HeaderSchema) => {
   const { description, ...rest } = schema;
   return { description, schema: rest };
 };
-const headersObject = (headers: Record<string, HeaderSchema>) => Object.fromEntries(Object.entries(headers).map(([name, h]) => [name, header(h)]));
+const headersObject = (headers: Record<string, HeaderSchema>) =>
+  Object.fromEntries(Object.entries(headers).map(([name, h]) => [name, header(h)]));
 
 /** An OpenAPI response object of the gateway's own `{ code, message }` answer. */
 function gatewayAnswer(description: string, codes: readonly string[], headers: Record<string, unknown> = {}) {
@@ -48,10 +56,14 @@ function gatewayAnswers(route: PublicRoute): Record<string, ReturnType<typeof ga
   return {
     ...(authenticated ? { 401: gatewayAnswer('No valid access token', codesWithStatus(401, tokenErrors)) } : {}),
     ...(route.access === 'admin' ? { 403: gatewayAnswer('The caller lacks the role', codesWithStatus(403, tokenErrors)) } : {}),
-    429: gatewayAnswer(`Rate limit exceeded (${route.bucket === 'user' ? 'per user' : 'per client address'}); try again after Retry-After`, ['GATEWAY_ERR_RATE_LIMITED'], {
-      ...headersObject(RATE_LIMIT_HEADERS),
-      ...retryAfter,
-    }),
+    429: gatewayAnswer(
+      `Rate limit exceeded (${route.bucket === 'user' ? 'per user' : 'per client address'}); try again after Retry-After`,
+      ['GATEWAY_ERR_RATE_LIMITED'],
+      {
+        ...headersObject(RATE_LIMIT_HEADERS),
+        ...retryAfter,
+      },
+    ),
     502: gatewayAnswer('The upstream service could not be reached, or its answer was too large', codesWithStatus(502, errors)),
     503: gatewayAnswer(
       strict

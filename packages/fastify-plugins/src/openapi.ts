@@ -66,7 +66,11 @@ export const RETRY_AFTER: Record<string, HeaderSchema> = {
  * `code` enum. Each factory is called once to read its status.
  */
 export function codesWithStatus(status: number, ...catalogues: Record<string, ErrorFactory>[]): string[] {
-  return catalogues.flatMap((catalogue) => Object.entries(catalogue).filter(([, make]) => make().statusCode === status).map(([code]) => code));
+  return catalogues.flatMap((catalogue) =>
+    Object.entries(catalogue)
+      .filter(([, make]) => make().statusCode === status)
+      .map(([code]) => code),
+  );
 }
 
 /**

@@ -34,7 +34,10 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     logLevel: opts.logLevel ?? config.LOG_LEVEL,
     unavailableError: errors.ANALYTICS_ERR_STORE_UNAVAILABLE,
   });
-  await app.register(openApiPlugin, { title: 'taskmesh analytics', description: 'Live statistics kept from the user and task event streams' });
+  await app.register(openApiPlugin, {
+    title: 'taskmesh analytics',
+    description: 'Live statistics kept from the user and task event streams',
+  });
   await app.register(mongoPlugin, {
     uri: config.MONGODB_URI,
     dbName: config.MONGODB_DB,

@@ -1,6 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { tokenErrors } from '@taskmesh/access-token';
-import { REQUEST_ERROR_CODES, RETRY_AFTER, bodyErrorResponses, codesWithStatus, errorResponse, type ResponseSchemas } from '@taskmesh/fastify-plugins';
+import {
+  REQUEST_ERROR_CODES,
+  RETRY_AFTER,
+  bodyErrorResponses,
+  codesWithStatus,
+  errorResponse,
+  type ResponseSchemas,
+} from '@taskmesh/fastify-plugins';
 import { COMMON_PASSWORDS } from './domain/passwords/common-passwords.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './domain/passwords/password-policy.js';
 import { EMAIL_MAX_LENGTH } from './domain/users/email.js';
@@ -22,9 +29,7 @@ export const EMAIL_PATTERN = `^${TRIMMED}[${LETTER}0-9.!#$%&'*+/=?^_\`{|}~-]{1,6
 
 /** Case-insensitive, as the policy compares: each ASCII letter matches both cases (`k` also the Kelvin sign). */
 function caseless(word: string): string {
-  return word
-    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    .replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}${c === 'k' ? '\u212A' : ''}]`);
+  return word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}${c === 'k' ? '\u212A' : ''}]`);
 }
 
 /** The passwords the policy refuses, as one pattern: a schema can then say what the policy says. */
@@ -42,7 +47,12 @@ const Email = Type.String({
   examples: ['ada@example.com'],
 });
 /** At login any string is an attempt: a malformed address is a wrong one (401), as an unknown one is. */
-const LoginEmail = Type.String({ minLength: 1, maxLength: EMAIL_MAX_LENGTH, description: 'trimmed and lower-cased before use', examples: ['ada@example.com'] });
+const LoginEmail = Type.String({
+  minLength: 1,
+  maxLength: EMAIL_MAX_LENGTH,
+  description: 'trimmed and lower-cased before use',
+  examples: ['ada@example.com'],
+});
 const RefreshToken = Type.String({
   minLength: 1,
   maxLength: 256,
@@ -82,7 +92,9 @@ export const UserSchema = Type.Object(
   },
   {
     ...strict,
-    examples: [{ id: '0b8e1a52-8d1e-4c55-9a51-6a3f0c1f7d2e', email: 'ada@example.com', role: 'user', createdAt: '2026-12-01T09:00:00.000Z' }],
+    examples: [
+      { id: '0b8e1a52-8d1e-4c55-9a51-6a3f0c1f7d2e', email: 'ada@example.com', role: 'user', createdAt: '2026-12-01T09:00:00.000Z' },
+    ],
   },
 );
 
@@ -119,7 +131,8 @@ export const JwksSchema = Type.Object({
   ),
 });
 
-const unavailable503 = () => errorResponse('The account store cannot be reached; try again after Retry-After', ['ERR_UNAVAILABLE'], RETRY_AFTER);
+const unavailable503 = () =>
+  errorResponse('The account store cannot be reached; try again after Retry-After', ['ERR_UNAVAILABLE'], RETRY_AFTER);
 
 /** Every answer of each operation: what it returns, and each failure with the codes it carries. */
 export const AuthResponses: Record<'register' | 'login' | 'refresh' | 'logout' | 'me' | 'jwks', ResponseSchemas> = {
@@ -152,7 +165,10 @@ export const AuthResponses: Record<'register' | 'login' | 'refresh' | 'logout' |
   logout: {
     204: { type: 'null', description: 'The session is over' },
     400: errorResponse('The body is invalid', REQUEST_ERROR_CODES.body),
-    401: errorResponse('No valid access token, or a refresh token that is not one', [...codesWithStatus(401, tokenErrors), 'AUTH_ERR_REFRESH_INVALID']),
+    401: errorResponse('No valid access token, or a refresh token that is not one', [
+      ...codesWithStatus(401, tokenErrors),
+      'AUTH_ERR_REFRESH_INVALID',
+    ]),
     ...bodyErrorResponses(),
     503: unavailable503(),
   },

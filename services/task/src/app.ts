@@ -20,7 +20,10 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   const app = await createServiceApp({ service: 'task', logLevel: opts.logLevel ?? config.LOG_LEVEL });
   // Fastify parses text/plain by default; here every body is JSON, anything else is a 415.
   app.removeContentTypeParser('text/plain');
-  await app.register(openApiPlugin, { title: 'taskmesh task service', description: "Users' tasks; every route needs a bearer access token." });
+  await app.register(openApiPlugin, {
+    title: 'taskmesh task service',
+    description: "Users' tasks; every route needs a bearer access token.",
+  });
   await app.register(mongoPlugin, {
     uri: config.MONGODB_URI,
     dbName: config.MONGODB_DB,

@@ -1,7 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { tokenErrors } from '@taskmesh/access-token';
 import { TaskStatusSchema } from '@taskmesh/events';
-import { REQUEST_ERROR_CODES, RETRY_AFTER, bodyErrorResponses, codesWithStatus, errorResponse, type ResponseSchemas } from '@taskmesh/fastify-plugins';
+import {
+  REQUEST_ERROR_CODES,
+  RETRY_AFTER,
+  bodyErrorResponses,
+  codesWithStatus,
+  errorResponse,
+  type ResponseSchemas,
+} from '@taskmesh/fastify-plugins';
 
 const strict = { additionalProperties: false } as const;
 
@@ -18,7 +25,13 @@ export const IF_MATCH_PATTERN = `^(?:\\*|[ \\t]*(?:${ENTITY_TAG}[ \\t]*)?(?:,[ \
 
 /** A list cursor: base64url of the position, a dot, base64url of its HMAC-SHA-256 (43 characters). */
 export const CURSOR_PATTERN = '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}$';
-const DateTime = Type.String({ format: 'date-time' });
+/**
+ * An RFC 3339 date-time that JavaScript's Date can hold: RFC 3339 allows a leap second (`:60`),
+ * which Date cannot represent, so the pattern leaves it out instead of letting it reach the store.
+ */
+const DATE_TIME_PATTERN =
+  '^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$';
+const DateTime = Type.String({ format: 'date-time', pattern: DATE_TIME_PATTERN });
 const NullableDateTime = Type.Union([DateTime, Type.Null()]);
 
 /** A title needs one visible character, so a blank title cannot hide a task in a list. */
@@ -77,7 +90,12 @@ export const CreateTaskSchema = Type.Object(
     dueAt: Type.Optional(NullableDateTime),
     tags: Type.Optional(Tags),
   },
-  { ...strict, examples: [{ title: 'write the report', description: 'two pages, with the figures', dueAt: '2026-12-24T17:00:00.000Z', tags: ['work'] }] },
+  {
+    ...strict,
+    examples: [
+      { title: 'write the report', description: 'two pages, with the figures', dueAt: '2026-12-24T17:00:00.000Z', tags: ['work'] },
+    ],
+  },
 );
 export type CreateTask = Static<typeof CreateTaskSchema>;
 
@@ -109,8 +127,17 @@ export const ListQuerySchema = Type.Object(
       }),
     ),
     status: Type.Optional(TaskStatusSchema),
-    dueBefore: Type.Optional(Type.String({ format: 'date-time', description: 'only tasks due strictly before this time' })),
-    dueAfter: Type.Optional(Type.String({ format: 'date-time', description: 'only tasks due strictly after this time' })),
+    dueBefore: Type.Optional(
+      Type.String({ format: 'date-time', pattern: DATE_TIME_PATTERN, description: 'only tasks due strictly before this time' }),
+    ),
+    dueAfter: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        pattern: DATE_TIME_PATTERN,
+        description:
+          'only tasks due strictly after this time; earlier than dueBefore when both are given (400 TASK_ERR_INVALID_QUERY otherwise)',
+      }),
+    ),
   },
   strict,
 );
@@ -171,7 +198,11 @@ export const TaskResponses: Record<'create' | 'list' | 'get' | 'update' | 'remov
       headers: {
         etag: ETag,
         location: { type: 'string', pattern: '^/tasks/[0-9a-f]{24}$', description: 'the new task' },
-        'idempotent-replayed': { type: 'string', pattern: '^true$', description: 'present when the task was created by an earlier request with this key' },
+        'idempotent-replayed': {
+          type: 'string',
+          pattern: '^true$',
+          description: 'present when the task was created by an earlier request with this key',
+        },
       },
     },
     400: errorResponse('The request is invalid', REQUEST_ERROR_CODES.body),
@@ -200,7 +231,11 @@ export const TaskResponses: Record<'create' | 'list' | 'get' | 'update' | 'remov
   },
   update: {
     200: { ...TaskWithETag, description: 'The task as changed' },
-    400: errorResponse('The id, the If-Match header or the body is invalid', [...REQUEST_ERROR_CODES.body, 'TASK_ERR_INVALID_ID', 'TASK_ERR_INVALID_IF_MATCH']),
+    400: errorResponse('The id, the If-Match header or the body is invalid', [
+      ...REQUEST_ERROR_CODES.body,
+      'TASK_ERR_INVALID_ID',
+      'TASK_ERR_INVALID_IF_MATCH',
+    ]),
     401: token401(),
     404: errorResponse('No such task among the caller’s', ['TASK_ERR_NOT_FOUND']),
     409: errorResponse('The task kept changing concurrently; try again', ['TASK_ERR_CONFLICT']),
@@ -210,7 +245,11 @@ export const TaskResponses: Record<'create' | 'list' | 'get' | 'update' | 'remov
   },
   remove: {
     204: Type.Null({ description: 'Deleted' }),
-    400: errorResponse('The id or the If-Match header is invalid', [...REQUEST_ERROR_CODES.input, 'TASK_ERR_INVALID_ID', 'TASK_ERR_INVALID_IF_MATCH']),
+    400: errorResponse('The id or the If-Match header is invalid', [
+      ...REQUEST_ERROR_CODES.input,
+      'TASK_ERR_INVALID_ID',
+      'TASK_ERR_INVALID_IF_MATCH',
+    ]),
     401: token401(),
     404: errorResponse('No such task among the caller’s', ['TASK_ERR_NOT_FOUND']),
     409: errorResponse('The task kept changing concurrently; try again', ['TASK_ERR_CONFLICT']),

@@ -59,7 +59,8 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         operationId: 'createTask',
         summary: 'Create a task',
-        description: 'With an Idempotency-Key, a repeat of the same request returns the task created first (Idempotent-Replayed: true); the same key with another body answers 422.',
+        description:
+          'With an Idempotency-Key, a repeat of the same request returns the task created first (Idempotent-Replayed: true); the same key with another body answers 422.',
         tags: ['tasks'],
         security,
         headers: CreateHeadersSchema,
