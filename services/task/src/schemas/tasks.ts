@@ -148,7 +148,15 @@ export const TaskPageSchema = Type.Object(
     items: Type.Array(TaskSchema),
     nextCursor: Type.Union([Type.String({ pattern: CURSOR_PATTERN }), Type.Null()], { description: 'null on the last page' }),
   },
-  strict,
+  {
+    ...strict,
+    examples: [
+      {
+        items: TaskSchema.examples as unknown[],
+        nextCursor: 'eyJ0IjoxNzk2MTE2MjMwMjg3LCJpIjoiNjY1ZjFjMmU5YjFkNGEwMDEyMzQ1Njc4In0.MCQmZmXxGm0PQP6B0CY8lIBZSL6lvrQnVQyuWleMxCw',
+      },
+    ],
+  },
 );
 
 export const IdParamsSchema = Type.Object({ id: TaskIdSchema }, strict);
