@@ -33,7 +33,7 @@ function tail(file: string, lines = 15): string {
 }
 
 function python(): string {
-  for (const candidate of ['python3', 'python']) {
+  for (const candidate of ['python3.13', 'python3.12', 'python3', 'python']) {
     const r = spawnSync(candidate, ['-c', 'import sys, venv; print(sys.version_info >= (3, 9))'], { encoding: 'utf8' });
     if (r.status === 0 && r.stdout.trim() === 'True') return candidate;
   }
@@ -60,6 +60,22 @@ function step(cmd: string, args: string[], logFd: number, timeoutMs: number): Pr
       resolve(code ?? signal ?? 'killed');
     }),
   );
+}
+
+/** The venv's Python version, `[major, minor, micro]`. */
+export function schemathesisPython(): [number, number, number] {
+  const r = spawnSync(path.join(ROOT, 'bin', 'python'), ['-c', 'import sys; print(*sys.version_info[:3])'], { encoding: 'utf8' });
+  const [major = 0, minor = 0, micro = 0] = r.stdout.trim().split(' ').map(Number);
+  return [major, minor, micro];
+}
+
+/**
+ * Whether this Python has CPython gh-106905: building ASTs from two threads at once can fail with
+ * "AST constructor recursion depth mismatch" (fixed in 3.11.8 and 3.12.1). Schemathesis then
+ * reports a runtime error in a phase now and then, so it runs with one worker on such a Python.
+ */
+export function hasThreadedAstBug([major, minor, micro]: [number, number, number]): boolean {
+  return major === 3 && ((minor === 11 && micro < 8) || (minor === 12 && micro < 1));
 }
 
 /**

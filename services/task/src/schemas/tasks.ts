@@ -272,8 +272,3 @@ export const TaskLinks = {
   UpdateTask: { operationId: 'updateTask', parameters: { 'path.id': '$response.body#/id', 'header.if-match': '$response.header.etag' } },
   DeleteTask: { operationId: 'deleteTask', parameters: { 'path.id': '$response.body#/id', 'header.if-match': '$response.header.etag' } },
 };
-
-/** The first task of a page. */
-export const ListLinks = {
-  GetFirstTask: { operationId: 'getTask', parameters: { 'path.id': '$response.body#/items/0/id' } },
-};

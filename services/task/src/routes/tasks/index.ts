@@ -10,7 +10,6 @@ import {
   IF_MATCH_PATTERN,
   IdParamsSchema,
   LIST_DEFAULT_LIMIT,
-  ListLinks,
   ListQuerySchema,
   TaskLinks,
   TaskResponses,
@@ -78,7 +77,6 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Querystring: ListQuery }>(
     '/tasks',
     {
-      links: { 200: ListLinks },
       schema: {
         operationId: 'listTasks',
         summary: 'List tasks, newest first',
