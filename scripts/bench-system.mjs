@@ -236,6 +236,7 @@ async function startSystem() {
     task: url('task'),
     analyticsDb: `${RUN}_analytics`,
     taskDb: `${RUN}_task`,
+    taskTopic: `${RUN}.task-events`,
     mongodbUri: infra.mongodbUri,
   };
 }
@@ -401,9 +402,32 @@ async function waitCounted(stats, users, expected, timeoutMs) {
   }
 }
 
-async function burst(gateway, stats, users) {
+/** Messages in the task events topic (the sum of its partitions' end offsets): what the outbox relay has published. */
+let kafkaAdmin;
+async function published(topic) {
+  if (!kafkaAdmin) {
+    const { Kafka, logLevel } = await import('kafkajs');
+    kafkaAdmin = new Kafka({ brokers: infra.kafkaBrokers.split(','), clientId: 'bench', logLevel: logLevel.NOTHING }).admin();
+    await kafkaAdmin.connect();
+  }
+  const offsets = await kafkaAdmin.fetchTopicOffsets(topic);
+  return offsets.reduce((n, o) => n + Number(o.high), 0);
+}
+
+/** Polls the topic until it holds `target` messages; the time it did, or undefined after `timeoutMs`. */
+async function waitPublished(topic, target, timeoutMs) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if ((await published(topic)) >= target) return Date.now();
+    await sleep(20);
+  }
+  return undefined;
+}
+
+async function burst(gateway, stats, users, topic) {
   checkDeadline('the burst');
   const base = await createdCounts(stats, users);
+  const publishedBase = await published(topic);
   say(`events: a burst of ${BURST} creates across ${users.length} users through the gateway`);
   const items = Array.from({ length: BURST }, (_, i) => users[i % users.length]);
   const start = Date.now();
@@ -414,8 +438,12 @@ async function burst(gateway, stats, users) {
     lastCreate = Date.now();
   });
   const expected = new Map(users.map((u) => [u.id, base.get(u.id) + items.filter((x) => x === u).length]));
-  const counted = await waitCounted(stats, users, expected, 120_000);
+  const [publishedAt, counted] = await Promise.all([
+    waitPublished(topic, publishedBase + BURST, 120_000),
+    waitCounted(stats, users, expected, 120_000),
+  ]);
   return {
+    publishedAfterLastMs: publishedAt === undefined ? undefined : publishedAt - lastCreate,
     creates: BURST,
     createSeconds: (lastCreate - start) / 1000,
     countedAfterLastMs: counted.at - lastCreate,
@@ -524,6 +552,7 @@ async function main() {
         mongodbUri: process.env.MONGODB_URI ?? infra.mongodbUri,
         taskDb: process.env.TASK_DB ?? 'task',
         analyticsDb: process.env.ANALYTICS_DB ?? 'analytics',
+        taskTopic: process.env.TASK_EVENTS_TOPIC ?? 'task.task-events.v1',
       }
     : await startSystem();
   for (const r of await status().catch(() => [])) if (r.name === 'mongodb' && r.pid) watched.set('store', r.pid);
@@ -551,7 +580,7 @@ async function main() {
 
     // Events first, on a quiet system.
     let events;
-    if (!SKIP.has('events')) events = { burst: await burst(sys.gateway, stats, users), steady: await steady(sys.gateway, stats, users) };
+    if (!SKIP.has('events')) events = { burst: await burst(sys.gateway, stats, users, sys.taskTopic), steady: await steady(sys.gateway, stats, users) };
 
     // Raw store: the same operations the read and create rows make, by the same driver.
     const tasks = mongo.db(sys.taskDb).collection('tasks');
@@ -643,7 +672,11 @@ async function main() {
     let tracing;
     if (!EXTERNAL && !SKIP.has('tracing')) {
       checkDeadline('the tracing rows');
-      const on = results.rows.filter((r) => r.label === 'GET /tasks/:id, task service' || r.label === 'GET /tasks/:id, gateway');
+      // Measured again just before the restart, so that on and off are minutes apart at most.
+      const on = [
+        ...(sys.task ? [await row('GET /tasks/:id, task service, tracing on', sys.task, getOne, 'findOne')] : []),
+        await row('GET /tasks/:id, gateway, tracing on', sys.gateway, getOne, 'findOne'),
+      ];
       say('tracing off: restarting task and gateway without the preload');
       for (const name of ['gateway', 'task']) await stopService(name);
       for (const name of ['task', 'gateway']) {
@@ -677,9 +710,10 @@ async function main() {
           [
             [
               `burst: ${events.burst.creates} creates across ${USERS} users`,
-              events.burst.done
+              (events.burst.done
                 ? `all counted ${fmt(events.burst.countedAfterLastMs)} ms after the last create`
-                : `${events.burst.short} not counted 120 s after the last create`,
+                : `${events.burst.short} not counted 120 s after the last create`) +
+                ` (all published to Kafka after ${events.burst.publishedAfterLastMs === undefined ? 'more than 120 s' : `${fmt(events.burst.publishedAfterLastMs)} ms`})`,
               `creates took ${fmt(events.burst.createSeconds, 1)} s (${fmt(events.burst.creates / events.burst.createSeconds)}/s)`,
             ],
             [
@@ -703,7 +737,7 @@ async function main() {
           tracing.on.map((on, i) => {
             const off = tracing.off[i];
             const us = (r) => `${fmt(r.sat.cpuPerRequest.get('task'))}, ${fmt(r.sat.cpuPerRequest.get('gateway'))}`;
-            return [on.label, fmt(on.sat.rps), fmt(off.sat.rps), fmt(on.sat.rps / off.sat.rps, 2), us(on), us(off)];
+            return [on.label.replace(', tracing on', ''), fmt(on.sat.rps), fmt(off.sat.rps), fmt(on.sat.rps / off.sat.rps, 2), us(on), us(off)];
           }),
         ),
       );
@@ -720,6 +754,7 @@ async function main() {
       for (const db of [`${RUN}_auth`, `${RUN}_task`, `${RUN}_analytics`]) await mongo.db(db).dropDatabase().catch(() => {});
       await dropTopics().catch((err) => say(`could not delete this run's topics: ${err.message}`));
     }
+    await kafkaAdmin?.disconnect();
     await mongo.close();
     if (analyticsMongo !== mongo) await analyticsMongo.close();
     await agent.close();
