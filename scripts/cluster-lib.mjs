@@ -369,6 +369,9 @@ function startKwok(inst) {
         `--server-address=127.0.0.1:${PORTS.kwok}`,
         '--cidr=10.244.0.0/16',
         '--node-ip=10.89.0.2',
+        // Leases as a kubelet keeps them (renewed every 10 s); without one, KWOK's status heartbeat
+        // is slower than the node controller's grace period and the node flaps NotReady.
+        '--node-lease-duration-seconds=40',
       ]),
   });
 }

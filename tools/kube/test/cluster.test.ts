@@ -1,0 +1,208 @@
+// The manifests of k8s/ on a real control plane (kube-apiserver, kube-controller-manager,
+// kube-scheduler and etcd 1.34, built from source by scripts/cluster-lib.mjs) with KWOK's simulated
+// nodes: applied, admitted by Pod Security "restricted", scheduled, rolled, scaled and drained.
+// KWOK simulates the kubelet: pods are scheduled, bound and reported Running/Ready (Jobs' pods
+// Succeeded) without containers, so what is proven is everything the API server, the controllers
+// and the scheduler decide; what containers do is proven on kind in CI (docs/kubernetes.md).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { App, YamlOutputType } from 'cdk8s';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NODE_NAMES, down, ensureNodes, ensureStandIns, kubectl, up } from '../../../scripts/cluster-lib.mjs';
+import { observabilityProps, syncTree } from '../../../infra/src/main.js';
+import { buildPlatform } from '../../../infra/src/platform.js';
+import { SIZES } from '../../../infra/src/sizes.js';
+
+const REPO = path.resolve(import.meta.dirname, '..', '..', '..');
+const NS = 'taskmesh';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Obj = any;
+
+let ownCluster = false;
+
+const getJson = (args: string[]): Obj => JSON.parse(kubectl([...args, '-o', 'json']).stdout);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Server-side apply of a folder; returns kubectl's stderr (warnings land there). */
+function apply(dir: string): { stderr: string; stdout: string } {
+  const r = kubectl(['apply', '--server-side', '--field-manager=taskmesh', '--force-conflicts', '-f', dir], { timeoutMs: 300_000 });
+  return { stderr: r.stderr, stdout: r.stdout };
+}
+
+interface Workload {
+  kind: string;
+  name: string;
+  namespace: string;
+  generation: number;
+  ready: boolean;
+  detail: string;
+}
+
+function workloads(): Workload[] {
+  const items: Obj[] = getJson(['get', 'deployments,statefulsets,jobs', '-A', '-l', 'app.kubernetes.io/part-of=taskmesh']).items;
+  return items.map((o) => {
+    const s = o.status ?? {};
+    const observed = s.observedGeneration === undefined || s.observedGeneration >= o.metadata.generation;
+    let ready: boolean;
+    let detail: string;
+    if (o.kind === 'Job') {
+      ready = (s.conditions ?? []).some((c: Obj) => c.type === 'Complete' && c.status === 'True');
+      detail = `succeeded ${s.succeeded ?? 0}`;
+    } else {
+      const want = o.spec.replicas ?? 1;
+      const updated = s.updatedReplicas ?? 0;
+      const avail = o.kind === 'Deployment' ? (s.availableReplicas ?? 0) : (s.readyReplicas ?? 0);
+      ready = observed && updated === want && avail === want && (s.replicas ?? 0) === want;
+      detail = `${avail}/${want} available, ${updated} updated`;
+    }
+    return { kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, generation: o.metadata.generation, ready, detail };
+  });
+}
+
+/** Waits until every Deployment and StatefulSet is available and every Job complete. */
+async function waitAllReady(timeoutMs: number): Promise<{ seconds: number; count: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    const all = workloads();
+    const pending = all.filter((w) => !w.ready);
+    if (all.length > 0 && pending.length === 0) return { seconds: (Date.now() - t0) / 1000, count: all.length };
+    if (Date.now() - t0 > timeoutMs) {
+      const pods = kubectl(['get', 'pods', '-A', '-o', 'wide'], { allowFail: true }).stdout;
+      const events = kubectl(['get', 'events', '-n', NS, '--field-selector', 'type=Warning'], { allowFail: true }).stdout;
+      throw new Error(
+        `not ready after ${timeoutMs / 1000} s: ${pending.map((w) => `${w.kind}/${w.name} (${w.detail})`).join(', ')}\n${pods}\n${events.slice(-4000)}`,
+      );
+    }
+    await sleep(1000);
+  }
+}
+
+/** kubectl's warnings and errors, less the lines that say what it applied. */
+const complaints = (stderr: string) => stderr.split('\n').filter((l) => l.trim() !== '');
+
+/**
+ * Removes what a previous apply left. The manifests' APIService for metrics.k8s.io goes first:
+ * nothing serves it here (KWOK's pods run no metrics-server), and an aggregated API that fails
+ * discovery stops the namespace controller from finishing any deletion, as on any cluster whose
+ * metrics-server is down.
+ */
+async function deleteNamespace(): Promise<void> {
+  kubectl(['delete', 'apiservice', 'v1beta1.metrics.k8s.io', '--ignore-not-found']);
+  kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=180s'], { timeoutMs: 200_000 });
+  ensureStandIns();
+}
+
+function podsByWorkload(): Map<string, Obj[]> {
+  const pods: Obj[] = getJson(['get', 'pods', '-n', NS]).items;
+  const map = new Map<string, Obj[]>();
+  for (const p of pods) {
+    const name = p.metadata.labels?.['app.kubernetes.io/name'] ?? p.metadata.name;
+    map.set(name, [...(map.get(name) ?? []), p]);
+  }
+  return map;
+}
+
+beforeAll(async () => {
+  const result = await up({ nodes: 1 });
+  ownCluster = result.started.length > 0;
+  await deleteNamespace();
+}, 90 * 60_000);
+
+afterAll(async () => {
+  // A cluster this run started is stopped; one a developer had running is left as it was.
+  if (ownCluster) await down();
+}, 120_000);
+
+describe('the laptop stack on the local control plane', () => {
+  it('when k8s/laptop is server-side applied, then the namespace enforces Pod Security restricted and no object is refused or warned about', () => {
+    const { stderr, stdout } = apply(path.join(REPO, 'k8s', 'laptop'));
+    expect(complaints(stderr), 'kubectl warnings').toEqual([]);
+    const applied = stdout.trim().split('\n');
+    expect(applied.length).toBeGreaterThan(40);
+    const ns = getJson(['get', 'namespace', NS]);
+    expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    // The same manifests again: a no-op, the Job included (its template is immutable).
+    const again = apply(path.join(REPO, 'k8s', 'laptop'));
+    expect(complaints(again.stderr)).toEqual([]);
+  });
+
+  it('when applied, then every Deployment and StatefulSet becomes available and every Job completes on the simulated node', async () => {
+    const { seconds, count } = await waitAllReady(300_000);
+    console.log(`laptop: ${count} workloads ready in ${seconds.toFixed(1)} s`);
+    const pvcs: Obj[] = getJson(['get', 'pvc', '-n', NS]).items;
+    expect(pvcs.length).toBeGreaterThan(0);
+    for (const c of pvcs) expect(c.status.phase, c.metadata.name).toBe('Bound');
+    const nodes = new Set(getJson(['get', 'pods', '-n', NS]).items.map((p: Obj) => p.spec.nodeName));
+    expect([...nodes]).toEqual([NODE_NAMES[0]]);
+  });
+
+  it('when a value in the cdk8s app changes and the output is synthesized and applied, then exactly the workloads it touches roll', async () => {
+    const before = new Map(workloads().map((w) => [`${w.kind}/${w.name}`, w.generation]));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskmesh-cluster-synth-'));
+    try {
+      const observability = observabilityProps();
+      const app = new App({ outdir: path.join(dir, 'staged'), outputFileExtension: '.yaml', yamlOutputType: YamlOutputType.FILE_PER_CHART });
+      // One more environment variable for the four services.
+      buildPlatform(app, { size: SIZES.laptop, ...observability, serviceEnv: { ...observability.serviceEnv, OTEL_METRIC_EXPORT_INTERVAL: '30000' } });
+      app.synth();
+      const out = path.join(dir, 'laptop');
+      fs.cpSync(path.join(REPO, 'k8s', 'laptop'), out, { recursive: true });
+      const changedFiles = syncTree(path.join(dir, 'staged'), out);
+      expect(changedFiles.length).toBeGreaterThan(0);
+      const { stderr } = apply(out);
+      expect(complaints(stderr)).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const after = workloads();
+    const rolled = after.filter((w) => before.get(`${w.kind}/${w.name}`) !== w.generation).map((w) => `${w.kind}/${w.name}`);
+    expect(rolled.sort()).toEqual(['Deployment/analytics', 'Deployment/auth', 'Deployment/gateway', 'Deployment/task']);
+    await waitAllReady(180_000);
+    // Back to the committed manifests: the same four roll back, nothing else.
+    const mid = new Map(workloads().map((w) => [`${w.kind}/${w.name}`, w.generation]));
+    apply(path.join(REPO, 'k8s', 'laptop'));
+    const back = workloads().filter((w) => mid.get(`${w.kind}/${w.name}`) !== w.generation).map((w) => `${w.kind}/${w.name}`);
+    expect(back.sort()).toEqual(rolled.sort());
+    await waitAllReady(180_000);
+  });
+
+  it('when task is scaled above its HPA maximum, then the HPA brings it back within bounds', async () => {
+    const hpa = getJson(['get', 'hpa', 'task', '-n', NS]);
+    const max: number = hpa.spec.maxReplicas;
+    kubectl(['scale', 'deployment/task', '-n', NS, `--replicas=${max + 3}`]);
+    const t0 = Date.now();
+    let replicas = max + 3;
+    while (Date.now() - t0 < 120_000) {
+      replicas = getJson(['get', 'deployment', 'task', '-n', NS]).spec.replicas;
+      if (replicas <= max) break;
+      await sleep(1000);
+    }
+    console.log(`HPA task: scaled to ${max + 3}, back to ${replicas} (max ${max}) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    expect(replicas).toBe(max);
+    kubectl(['scale', 'deployment/task', '-n', NS, `--replicas=${hpa.spec.minReplicas}`]);
+    await waitAllReady(180_000);
+  });
+});
+
+describe('the ha stack on three simulated nodes', () => {
+  beforeAll(async () => {
+    // A StatefulSet's volume claim templates are immutable (1Gi on laptop, 5Gi on ha): switching
+    // sizes on one cluster starts from an empty namespace.
+    await deleteNamespace();
+    ensureNodes(3);
+  }, 300_000);
+
+  it('when k8s/ha is server-side applied, then nothing is refused or warned about and every workload becomes available, spread over the nodes', async () => {
+    const { stderr } = apply(path.join(REPO, 'k8s', 'ha'));
+    expect(complaints(stderr), 'kubectl warnings').toEqual([]);
+    const { seconds, count } = await waitAllReady(420_000);
+    console.log(`ha: ${count} workloads ready in ${seconds.toFixed(1)} s`);
+    for (const [name, pods] of podsByWorkload()) {
+      const running = pods.filter((p) => p.status.phase === 'Running');
+      if (running.length < 2) continue;
+      const nodes = new Set(running.map((p) => p.spec.nodeName));
+      expect(nodes.size, `${name}: ${running.length} pods on ${[...nodes].join(', ')}`).toBe(Math.min(running.length, 3));
+    }
+  });
+});
