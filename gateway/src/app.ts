@@ -28,7 +28,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     trustProxy: trusted.length > 0 ? trusted : false,
   });
 
-  await app.register(redisPlugin, { url: config.REDIS_URL, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
+  // Reported in readiness, not required: the rate limiter's Redis-down policy answers for it.
+  await app.register(redisPlugin, { url: config.REDIS_URL, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, readinessRequired: false });
   await app.register(securityPlugin, { corsOrigins: listSetting(config.CORS_ORIGINS) });
 
   const breaker: BreakerSettings = {

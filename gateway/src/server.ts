@@ -5,7 +5,7 @@ import { ConfigSchema } from './config.js';
 async function main(): Promise<void> {
   const config = loadConfig(ConfigSchema);
   const app = await buildApp(config);
-  installGracefulShutdown(app, { timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  installGracefulShutdown(app, { timeoutMs: config.SHUTDOWN_TIMEOUT_MS, drainMs: config.DRAIN_MS });
   await app.listen({ host: config.HOST, port: config.PORT });
 }
 

@@ -159,9 +159,10 @@ describe('gateway rate limits', () => {
         expect(res.json()).toEqual({ code: 'GATEWAY_ERR_RATE_LIMIT_UNAVAILABLE', message: expect.any(String) });
         expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
       }
+      // Still ready (the policy above answers for Redis), with Redis reported as failing.
       const ready = await app.inject({ method: 'GET', url: '/health/ready' });
-      expect(ready.statusCode).toBe(503);
-      expect(ready.json<{ checks: Record<string, { ok: boolean }> }>().checks.redis!.ok).toBe(false);
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json<{ checks: Record<string, { ok: boolean; required?: boolean }> }>().checks.redis).toMatchObject({ ok: false, required: false });
       const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
       expect(metricValue(metrics, 'gateway_rate_limit_unavailable_total', 'bucket="login"')).toBe(1);
       expect(metricValue(metrics, 'gateway_rate_limit_unavailable_total', 'bucket="user"')).toBe(1);

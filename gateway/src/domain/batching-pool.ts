@@ -75,14 +75,15 @@ export class BatchingPool {
 
   /**
    * The connection for one request; the caller dispatches on `client` and decrements
-   * `inFlight` when the request ends, however it ends.
+   * `inFlight` when the request ends, however it ends. `avoid` (a connection that was just lost
+   * under a request) is only chosen when it is the only one: its client then opens a new socket.
    */
-  acquire(stackable: boolean): Connection {
+  acquire(stackable: boolean, avoid?: Connection): Connection {
     const current = this.current;
     let chosen: Connection;
-    if (stackable && current !== undefined && current.inFlight < this.opts.pipelining) chosen = current;
+    if (stackable && current !== undefined && current !== avoid && current.inFlight < this.opts.pipelining) chosen = current;
     else {
-      chosen = this.idle() ?? this.open() ?? this.leastBusy();
+      chosen = this.idle(avoid) ?? this.open() ?? this.leastBusy(avoid);
       if (stackable) {
         if (this.current === undefined) process.nextTick(this.endTick);
         this.current = chosen;
@@ -101,11 +102,11 @@ export class BatchingPool {
   };
 
   /** An idle connection, starting after the last one chosen so that sockets are used evenly. */
-  private idle(): Connection | undefined {
+  private idle(avoid?: Connection): Connection | undefined {
     const n = this.connections.length;
     for (let i = 0; i < n; i++) {
       const c = this.connections[(this.next + i) % n]!;
-      if (c.inFlight === 0) {
+      if (c.inFlight === 0 && c !== avoid) {
         this.next = (this.next + i + 1) % n;
         return c;
       }
@@ -120,10 +121,10 @@ export class BatchingPool {
     return c;
   }
 
-  private leastBusy(): Connection {
-    let best = this.connections[0]!;
-    for (const c of this.connections) if (c.inFlight < best.inFlight) best = c;
-    return best;
+  private leastBusy(avoid?: Connection): Connection {
+    let best: Connection | undefined;
+    for (const c of this.connections) if (c !== avoid && (best === undefined || c.inFlight < best.inFlight)) best = c;
+    return best ?? this.connections[0]!;
   }
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import CircuitBreaker from 'opossum';
 import { Pool, type Dispatcher } from 'undici';
-import { BatchingPool } from './batching-pool.js';
+import { BatchingPool, type Connection } from './batching-pool.js';
 import { errors } from '../errors.js';
 
 /** The three services behind the gateway. */
@@ -35,6 +35,8 @@ export interface UpstreamOptions {
   readonly breaker: BreakerSettings;
   /** Called once per call that reached the upstream, with its status (or the gateway's 502/504). */
   readonly observe?: (statusCode: number, seconds: number) => void;
+  /** Called when a request is sent again after its connection was closed or reset under it. */
+  readonly onRetry?: () => void;
 }
 
 export interface ForwardRequest {
@@ -65,6 +67,27 @@ class ResponseTooLargeError extends Error {
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/**
+ * The connection went away under the request: closed by the server (a keep-alive connection it
+ * closed as the request arrived, or the rest of a pipeline behind its `Connection: close`
+ * answer), reset, or refused. Never a timeout: a request that timed out may still be running.
+ */
+const CONNECTION_LOST_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT']);
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+/**
+ * Whether sending the request twice has the effect of sending it once (RFC 9110 §9.2.2), or the
+ * client made a POST so with an Idempotency-Key that the service deduplicates on.
+ */
+export function isIdempotent(req: Pick<ForwardRequest, 'method' | 'headers'>): boolean {
+  if (IDEMPOTENT_METHODS.has(req.method)) return true;
+  return req.method === 'POST' && req.headers['idempotency-key'] !== undefined;
+}
+
+function connectionLost(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code !== undefined && CONNECTION_LOST_CODES.has(code);
+}
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -156,13 +179,32 @@ export class Upstream {
     return errors.GATEWAY_ERR_UPSTREAM_UNREACHABLE(`the ${this.name} service could not be reached`);
   }
 
-  /** The breaker's action: one dispatch on the pool, the answer collected in memory. */
+  /**
+   * The breaker's action: one dispatch on the pool, the answer collected in memory. A request
+   * whose connection was closed or reset under it (an upstream instance draining, a keep-alive
+   * connection closed as the request went out) is sent once more on another connection when it
+   * is idempotent, never otherwise: a non-idempotent request may have been carried out.
+   */
   private call(req: ForwardRequest): Promise<UpstreamResponse> {
+    const failed: { connection?: Connection } = {};
+    const retriable = isIdempotent(req);
+    return this.attempt(req, undefined, retriable ? failed : undefined).catch((err: unknown) => {
+      if (!retriable || failed.connection === undefined || !connectionLost(err)) throw err;
+      this.opts.onRetry?.();
+      return this.attempt(req, failed.connection, undefined);
+    });
+  }
+
+  /**
+   * One dispatch. `avoid` is a connection that just failed; `failed`, when given, receives the
+   * connection of an attempt that lost it, which then is not observed (the retry will be).
+   */
+  private attempt(req: ForwardRequest, avoid: Connection | undefined, failed: { connection?: Connection } | undefined): Promise<UpstreamResponse> {
     const { observe, responseLimitBytes } = this.opts;
     const started = observe ? performance.now() : 0;
     // GET and HEAD may be pipelined behind each other; undici never pipelines other methods.
     const stackable = req.method === 'GET' || req.method === 'HEAD';
-    const connection = this.pool.acquire(stackable);
+    const connection = this.pool.acquire(stackable, avoid);
     return new Promise<UpstreamResponse>((resolve, reject) => {
       let statusCode = 0;
       let headers: IncomingHttpHeaders = {};
@@ -198,6 +240,11 @@ export class Upstream {
           },
           onResponseError(_controller, err) {
             connection.inFlight--;
+            if (failed !== undefined && statusCode === 0 && connectionLost(err)) {
+              failed.connection = connection;
+              reject(err);
+              return;
+            }
             if (observe) {
               const code = (err as { code?: string }).code;
               observe(code && TIMEOUT_CODES.has(code) ? 504 : 502, (performance.now() - started) / 1000);

@@ -1,7 +1,7 @@
 import '@taskmesh/fastify-plugins';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Gauge, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { Upstream, type UpstreamName, type UpstreamOptions } from '../domain/upstream.js';
 
 declare module 'fastify' {
@@ -21,7 +21,7 @@ const STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 /**
  * One {@link Upstream} per service, their latency histogram and breaker-state gauge, and a
- * readiness check per upstream (its own `/health/ready`, outside the breaker).
+ * reported (not required) readiness check per upstream (its own `/health/ready`, outside the breaker).
  */
 export const upstreamsPlugin = fp<UpstreamsPluginOptions>(
   async (app: FastifyInstance, opts) => {
@@ -39,6 +39,13 @@ export const upstreamsPlugin = fp<UpstreamsPluginOptions>(
       registers: [app.metrics],
     });
 
+    const retries = new Counter({
+      name: 'gateway_upstream_retries_total',
+      help: 'Idempotent requests sent a second time because their connection was closed or reset under them, by upstream',
+      labelNames: ['upstream'] as const,
+      registers: [app.metrics],
+    });
+
     const upstreams = {} as Record<UpstreamName, Upstream>;
     for (const settings of opts.upstreams) {
       const { name } = settings;
@@ -52,7 +59,8 @@ export const upstreamsPlugin = fp<UpstreamsPluginOptions>(
         }
         child.observe(seconds);
       };
-      const upstream = new Upstream({ ...settings, observe });
+      const retried = retries.labels(name);
+      const upstream = new Upstream({ ...settings, observe, onRetry: () => retried.inc() });
       const report = () => breakerState.set({ upstream: name }, STATE_VALUE[upstream.state]);
       report();
       upstream.breaker.on('open', () => {
@@ -67,10 +75,17 @@ export const upstreamsPlugin = fp<UpstreamsPluginOptions>(
         report();
         app.log.info({ upstream: name }, 'circuit breaker closed');
       });
-      app.readiness.add(name, async () => {
-        const res = await upstream.get('/health/ready', opts.readinessTimeoutMs ?? 900);
-        if (res.statusCode !== 200) throw new Error(`${name} answered ${res.statusCode}`);
-      });
+      // Reported, not required: the gateway's readiness says whether it can take traffic, and
+      // the breakers answer for an upstream that cannot. Requiring them would take every gateway
+      // out of its Service when one upstream is down, refusing even the routes that still work.
+      app.readiness.add(
+        name,
+        async () => {
+          const res = await upstream.get('/health/ready', opts.readinessTimeoutMs ?? 900);
+          if (res.statusCode !== 200) throw new Error(`${name} answered ${res.statusCode}`);
+        },
+        { required: false },
+      );
       upstreams[name] = upstream;
     }
     app.decorate('upstreams', upstreams);

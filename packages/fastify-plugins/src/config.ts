@@ -51,6 +51,8 @@ export const serverConfig = (port: number) => ({
   HOST: Type.String({ default: '0.0.0.0' }),
   LOG_LEVEL: LogLevelSchema,
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10000 }),
+  /** After SIGTERM, serve on with Connection: close for this long before closing (docs/kubernetes.md, Draining). */
+  DRAIN_MS: Type.Integer({ minimum: 0, default: 5000 }),
 });
 
 /** The service's own database on the shared cluster (mongos in Kubernetes). */
@@ -58,6 +60,8 @@ export const mongoConfig = (database: string) => ({
   MONGODB_URI: Type.String({ default: 'mongodb://127.0.0.1:27017' }),
   MONGODB_DB: Type.String({ minLength: 1, default: database }),
   MONGODB_MAX_POOL_SIZE: Type.Integer({ minimum: 1, default: 20 }),
+  /** How long start-up waits for the database (and its indexes) before giving up, with a logged back-off. */
+  MONGODB_STARTUP_WAIT_MS: Type.Integer({ minimum: 0, default: 120000 }),
 });
 
 /** Comma-separated `host:port` list of bootstrap brokers. */

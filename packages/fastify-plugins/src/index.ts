@@ -11,7 +11,15 @@ export { healthPlugin, type HealthOptions, type Readiness, type ReadinessCheck }
 export { metricsPlugin, type MetricsOptions } from './metrics.js';
 export { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
 export { createServiceApp, type ServiceAppOptions } from './service-app.js';
-export { BEFORE_EXIT, installGracefulShutdown, type ShutdownOptions } from './shutdown.js';
+export {
+  BEFORE_EXIT,
+  installGracefulShutdown,
+  retryWithBackoff,
+  startupLogger,
+  type BackoffLogger,
+  type ShutdownOptions,
+  type WaitForOptions,
+} from './shutdown.js';
 export { installStrictValidation } from './validation.js';
 export { ConfigError, LogLevelSchema, kafkaConfig, loadConfig, mongoConfig, serverConfig, tokenVerifierConfig } from './config.js';
 export { traceLogFields, SERVICE_NAME } from './trace-context.js';

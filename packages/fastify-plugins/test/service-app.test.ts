@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServiceApp, defineErrors } from '../src/index.js';
+import { createServiceApp, defineErrors, retryWithBackoff } from '../src/index.js';
 
 const errors = defineErrors({ DEMO_ERR_NOT_FOUND: [404, 'demo not found'] });
 
@@ -133,5 +134,73 @@ describe('readiness while draining', () => {
     expect(res.statusCode).toBe(503);
     expect(res.json().status).toBe('draining');
     await app.close();
+  });
+
+  it('when a check is not required and fails, then ready stays 200 and reports it', async () => {
+    const app = await createServiceApp({ service: 'optional', logLevel: false });
+    app.readiness.add('broker', async () => Promise.reject(new Error('broker down')), { required: false });
+    app.readiness.add('store', async () => undefined);
+    const res = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().checks).toMatchObject({ broker: { ok: false, required: false, error: 'broker down' }, store: { ok: true } });
+    await app.close();
+  });
+
+  it('when the app drains on a real socket, then keep-alive answers carry Connection: close and the client opens a new connection', async () => {
+    const app = await createServiceApp({ service: 'drain-socket', logLevel: false });
+    app.get('/work', async (request) => ({ port: request.socket.remotePort }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    // One client, one connection at a time: the port it comes from tells the connections apart.
+    const client = new Client(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`);
+    const get = async () => {
+      const res = await client.request({ method: 'GET', path: '/work' });
+      return { status: res.statusCode, headers: res.headers, port: ((await res.body.json()) as { port: number }).port };
+    };
+    try {
+      const first = await get();
+      expect(first.headers.connection).toBe('keep-alive');
+      expect(first.headers['keep-alive']).toBe('timeout=4');
+      expect((await get()).port).toBe(first.port);
+
+      app.readiness.drain();
+      const draining = await get();
+      expect(draining.status).toBe(200);
+      expect(draining.headers.connection).toBe('close');
+      expect(draining.port).toBe(first.port);
+      // The server closed that connection after its answer: the next request comes on a new one.
+      expect((await get()).port).not.toBe(first.port);
+    } finally {
+      await client.close();
+      await app.close();
+    }
+  });
+});
+
+describe('retryWithBackoff', () => {
+  it('when the attempt fails twice, then it is retried with doubling, logged delays and its result returned', async () => {
+    let n = 0;
+    const warnings: object[] = [];
+    const log = { info: () => undefined, warn: (obj: object) => void warnings.push(obj) };
+    const result = await retryWithBackoff(
+      'store',
+      async () => {
+        if (++n < 3) throw new Error(`not yet ${n}`);
+        return 'up';
+      },
+      { initialDelayMs: 10, log },
+    );
+    expect(result).toBe('up');
+    expect(warnings).toEqual([
+      { what: 'store', attempt: 1, retryInMs: 10, error: 'not yet 1' },
+      { what: 'store', attempt: 2, retryInMs: 20, error: 'not yet 2' },
+    ]);
+  });
+
+  it('when the attempt keeps failing past the bound, then it throws the last error, bounded in time', async () => {
+    const t0 = Date.now();
+    await expect(
+      retryWithBackoff('store', () => Promise.reject(new Error('refused')), { timeoutMs: 200, initialDelayMs: 20, maxDelayMs: 40 }),
+    ).rejects.toThrow(/store: still failing after \d+ attempts .*refused/);
+    expect(Date.now() - t0).toBeLessThan(5000);
   });
 });

@@ -2,3 +2,4 @@ export { createMongoClient, ensureIndexes, pingMongo, type MongoSettings } from 
 export { isDuplicateKey, isTransientMongoError } from './errors.js';
 export { mongoPlugin, type MongoPluginOptions } from './plugin.js';
 export { observePool } from './pool-metrics.js';
+export { mongoUsable, waitForMongo, type WaitForMongoOptions } from './wait.js';

@@ -12,15 +12,20 @@ declare module 'fastify' {
 
 /**
  * One Redis client per process. Start does not wait for Redis: a service whose Redis is down
- * still starts, reports not ready, and connects when Redis returns.
+ * still starts, reports it in readiness, and connects when Redis returns.
  */
-export const redisPlugin = fp<RedisSettings>(
+export interface RedisPluginOptions extends RedisSettings {
+  /** Whether an unreachable Redis makes the instance unready (else it is only reported). @default true */
+  readonly readinessRequired?: boolean;
+}
+
+export const redisPlugin = fp<RedisPluginOptions>(
   async (app: FastifyInstance, opts) => {
     const redis = createRedis(opts);
     redis.on('error', (err: Error) => app.log.debug({ err }, 'redis connection error'));
     redis.connect().catch((err: Error) => app.log.warn({ err }, 'redis not reachable at start; retrying in the background'));
     app.decorate('redis', redis);
-    app.readiness?.add('redis', () => pingRedis(redis));
+    app.readiness?.add('redis', () => pingRedis(redis), { required: opts.readinessRequired ?? true });
     app.addHook('onClose', async () => {
       redis.disconnect();
     });

@@ -1,4 +1,5 @@
-import { ConfigError, installGracefulShutdown, loadConfig } from '@taskmesh/fastify-plugins';
+import { ConfigError, installGracefulShutdown, loadConfig, startupLogger } from '@taskmesh/fastify-plugins';
+import { waitForMongo } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigSchema } from './config.js';
@@ -7,6 +8,8 @@ async function main(): Promise<void> {
   const config = loadConfig(ConfigSchema);
   // The crash callback may in principle fire before buildApp has returned.
   const started: { app?: FastifyInstance } = {};
+  // Wait for the database instead of exiting while it comes up (any start order works).
+  await waitForMongo(config.MONGODB_URI, { timeoutMs: config.MONGODB_STARTUP_WAIT_MS, log: startupLogger('analytics') });
   const app = await buildApp(config, {
     // A consumer that gave up would leave the statistics frozen behind a live process: exit, and
     // let the orchestrator start a fresh one that resumes from the last committed offsets.
@@ -17,7 +20,7 @@ async function main(): Promise<void> {
     },
   });
   started.app = app;
-  installGracefulShutdown(app, { timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  installGracefulShutdown(app, { timeoutMs: config.SHUTDOWN_TIMEOUT_MS, drainMs: config.DRAIN_MS });
   await app.listen({ host: config.HOST, port: config.PORT });
 }
 

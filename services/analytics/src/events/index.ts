@@ -86,9 +86,15 @@ export const statsEvents = fp<StatsEventsOptions>(
       }),
     });
     app.decorate('statsConsumer', handle);
-    app.readiness.add('consumer', async () => {
-      if (!handle.isRunning()) throw new Error('the statistics consumer is not running');
-    });
+    // Reported, not required: the statistics stay readable while the consumer waits for Kafka;
+    // a consumer that gave up for good ends the process (onCrash), which liveness then sees.
+    app.readiness.add(
+      'consumer',
+      async () => {
+        if (!handle.isRunning()) throw new Error('the statistics consumer is not running');
+      },
+      { required: false },
+    );
     // preClose runs before any onClose: in-flight messages finish while Mongo and the producer
     // are still connected, and the group rebalances at once instead of after a session timeout.
     app.addHook('preClose', async () => {
