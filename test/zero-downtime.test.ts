@@ -39,6 +39,8 @@ interface Running {
 }
 
 const RPS = Number(process.env.ZERO_DOWNTIME_RPS ?? 50);
+/** The services' drain window; 0 shows what the drain is for (the scale-down phases then fail). */
+const DRAIN_MS = process.env.ZERO_DOWNTIME_DRAIN_MS ?? '5000';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const id = randomUUID().slice(0, 8);
 const runDir = path.join(DATA_DIR, `zero-downtime-${id}`);
@@ -122,7 +124,7 @@ describe('zero downtime behind a real L4 load balancer (haproxy, TCP mode)', () 
     kafkaPorts = { port: await freePort(), controllerPort: await freePort() };
     [kafka, redis] = await Promise.all([startKafka(kafkaPorts), startRedis({ port: await freePort() })]);
     const { mongodbUri } = inject('infra');
-    const common = { MONGODB_URI: mongodbUri, KAFKA_BROKERS: kafka.brokers, LOG_LEVEL: 'info', DRAIN_MS: '5000', SHUTDOWN_TIMEOUT_MS: '10000' };
+    const common = { MONGODB_URI: mongodbUri, KAFKA_BROKERS: kafka.brokers, LOG_LEVEL: 'info', DRAIN_MS, SHUTDOWN_TIMEOUT_MS: '10000' };
 
     const ports: Record<string, number> = {};
     for (const n of ['auth-a', 'auth-b', 'task-a', 'task-b', 'analytics-a', 'analytics-b', 'gateway-a', 'gateway-b']) ports[n] = await freePort();
@@ -299,7 +301,7 @@ describe('zero downtime behind a real L4 load balancer (haproxy, TCP mode)', () 
     } finally {
       await client.close();
     }
-    console.log(`zero-downtime summary at ${RPS} req/s (${stats.skipped} sends skipped at the in-flight cap; logs in ${runDir}):\n  ${phaseLog.join('\n  ')}`);
+    console.log(`zero-downtime summary at ${RPS} req/s, DRAIN_MS ${DRAIN_MS} (${stats.skipped} sends skipped at the in-flight cap; logs in ${runDir}):\n  ${phaseLog.join('\n  ')}`);
   }, 120_000);
 
   it('when nothing changes, then the steady load is carried without a failure (the baseline)', async () => {

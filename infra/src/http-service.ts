@@ -47,10 +47,18 @@ export interface HttpServiceProps {
    */
   readonly resources?: kplus.ContainerResources;
   /**
-   * How long the app takes at most to drain after SIGTERM (its SHUTDOWN_TIMEOUT_MS).
+   * How long the app takes at most to close once it stops listening: in-flight requests and
+   * consumers finish (its SHUTDOWN_TIMEOUT_MS).
    * @default 10 seconds
    */
   readonly shutdownTimeout?: Duration;
+  /**
+   * After SIGTERM, how long the app goes on serving with every answer saying `Connection: close`,
+   * so that keep-alive connections that kube-proxy keeps on the old pod move to the others (its
+   * DRAIN_MS). Longer than the app's keep-alive timeout (4 s). See docs/kubernetes.md, Draining.
+   * @default 5 seconds
+   */
+  readonly drain?: Duration;
   /**
    * Pause before SIGTERM, so that endpoints and kube-proxy stop routing to the pod first.
    * @default 5 seconds
@@ -86,14 +94,16 @@ export class HttpService extends Construct implements Peer {
     const labels = workloadLabels(name, 'api');
     const shutdownTimeout = props.shutdownTimeout ?? Duration.seconds(10);
     const preStopDelay = props.preStopDelay ?? Duration.seconds(5);
-    // Kubernetes kills the pod when this runs out: leave room for the pause, the drain, and slack.
-    const grace = Duration.seconds(preStopDelay.toSeconds() + shutdownTimeout.toSeconds() + 10);
+    const drain = props.drain ?? Duration.seconds(5);
+    // Kubernetes kills the pod when this runs out: the pause, the drain, the close, and 5 s of slack.
+    const grace = Duration.seconds(preStopDelay.toSeconds() + drain.toSeconds() + shutdownTimeout.toSeconds() + 5);
 
     const config: Record<string, string> = {
       HOST: '0.0.0.0',
       PORT: String(port),
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_MS: String(shutdownTimeout.toMilliseconds()),
+      DRAIN_MS: String(drain.toMilliseconds()),
       // service.name of its spans; tracing itself is configured by whatever OTEL_* config adds.
       OTEL_SERVICE_NAME: name,
       ...props.config,

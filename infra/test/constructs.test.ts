@@ -29,8 +29,8 @@ describe('HttpService', () => {
     expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([2, 5]);
     const pod = get(objects, 'Deployment', 'demo').spec.template.spec;
     expect(pod.containers[0].resources.requests).toEqual({ cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' });
-    expect(pod.terminationGracePeriodSeconds).toBe(5 + 10 + 10);
-    expect(get(objects, 'ConfigMap', 'demo-config').data).toMatchObject({ PORT: '4000', SHUTDOWN_TIMEOUT_MS: '10000' });
+    expect(pod.terminationGracePeriodSeconds).toBe(5 + 5 + 10 + 5);
+    expect(get(objects, 'ConfigMap', 'demo-config').data).toMatchObject({ PORT: '4000', SHUTDOWN_TIMEOUT_MS: '10000', DRAIN_MS: '5000' });
   });
 
   it('when props set the target, scaling behaviour and drain time, then the HPA and the pod follow them', () => {
@@ -53,7 +53,7 @@ describe('HttpService', () => {
     expect(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(600);
     const pod = get(objects, 'Deployment', 'demo').spec.template.spec;
     expect(pod.containers[0].lifecycle.preStop.exec.command).toEqual(['sleep', '3']);
-    expect(pod.terminationGracePeriodSeconds).toBe(3 + 20 + 10);
+    expect(pod.terminationGracePeriodSeconds).toBe(3 + 5 + 20 + 5);
     expect(get(objects, 'ConfigMap', 'demo-config').data.SHUTDOWN_TIMEOUT_MS).toBe('20000');
   });
 

@@ -83,7 +83,9 @@ describe.each(Object.entries(stacks))('the %s stack', (size, objects) => {
       expect(deployment.spec.replicas, 'the HPA owns the replica count').toBeUndefined();
       const preStop = Number(container.lifecycle.preStop.exec.command[1]);
       expect(container.lifecycle.preStop.exec.command[0]).toBe('sleep');
-      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStop + Number(config.SHUTDOWN_TIMEOUT_MS) / 1000);
+      // The drain sequence of docs/kubernetes.md: preStop pause, drain with Connection: close, close, slack.
+      expect(Number(config.DRAIN_MS)).toBeGreaterThan(4000); // above the apps' keep-alive timeout
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStop + (Number(config.DRAIN_MS) + Number(config.SHUTDOWN_TIMEOUT_MS)) / 1000);
       expect(pod.automountServiceAccountToken).toBe(false);
       expect(find(objects, 'ServiceAccount', name).automountServiceAccountToken).toBe(false);
       expect(pod.serviceAccountName).toBe(name);
