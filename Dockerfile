@@ -49,7 +49,7 @@ WORKDIR /app
 COPY --from=deps /app/package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 # npm nests a dependency beside the workspace package that needs a version the root cannot hold
-# (fastify-plugins' ajv 8): those node_modules come along, the compiled code is laid over them.
+# (service-kit's ajv 8): those node_modules come along, the compiled code is laid over them.
 COPY --from=deps /app/packages/ ./packages/
 COPY --from=build /out/ ./
 USER 10001:10001

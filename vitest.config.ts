@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 const here = import.meta.dirname;
 
 /** Tests import the shared packages from source, so a change needs no build before `vitest`. */
-const packages = ['events', 'fastify-plugins', 'kafka', 'mongo', 'outbox', 'redis', 'access-token', 'telemetry', 'dashboards'];
+const packages = ['events', 'service-kit', 'kafka', 'mongo', 'outbox', 'redis', 'access-token', 'telemetry', 'dashboards'];
 const alias = packages.flatMap((name) => [
   { find: new RegExp(`^@taskmesh/${name}$`), replacement: path.join(here, 'packages', name, 'src', 'index.ts') },
   { find: new RegExp(`^@taskmesh/${name}/(.*)$`), replacement: path.join(here, 'packages', name, 'src', '$1.ts') },

@@ -5,7 +5,7 @@
  * between every hop, as in `npm start`, without needing a build of `dist/`.
  */
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '@taskmesh/fastify-plugins';
+import { loadConfig } from '@taskmesh/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { MongoClient } from 'mongodb';
 import { buildApp as buildGateway } from '../gateway/src/app.js';

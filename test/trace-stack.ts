@@ -8,7 +8,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
-import { loadConfig } from '@taskmesh/fastify-plugins';
+import { loadConfig } from '@taskmesh/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { MongoClient } from 'mongodb';
 import { buildApp as buildGateway } from '../gateway/src/app.js';

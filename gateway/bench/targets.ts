@@ -4,7 +4,7 @@
 import httpProxy from '@fastify/http-proxy';
 import rateLimit from '@fastify/rate-limit';
 import { TokenError, bearerToken, createAccessTokenVerifier } from '@taskmesh/access-token';
-import { loadConfig } from '@taskmesh/fastify-plugins';
+import { loadConfig } from '@taskmesh/service-kit';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import fastGateway from 'fast-gateway';

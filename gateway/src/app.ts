@@ -1,5 +1,5 @@
 import { createAccessTokenVerifier } from '@taskmesh/access-token';
-import { createServiceApp } from '@taskmesh/fastify-plugins';
+import { createServiceApp } from '@taskmesh/service-kit';
 import { redisPlugin } from '@taskmesh/redis';
 import type { FastifyInstance } from 'fastify';
 import { listSetting, type Config } from './config.js';

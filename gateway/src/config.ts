@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { serverConfig, tokenVerifierConfig } from '@taskmesh/fastify-plugins';
+import { serverConfig, tokenVerifierConfig } from '@taskmesh/service-kit';
 
 const Milliseconds = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
 

@@ -1,4 +1,4 @@
-import { defineErrors } from '@taskmesh/fastify-plugins';
+import { defineErrors } from '@taskmesh/service-kit';
 
 /** What the gateway itself answers; everything else is the upstream's own answer, passed through. */
 export const errors = defineErrors({

@@ -1,4 +1,4 @@
-import { ConfigError, installGracefulShutdown, loadConfig } from '@taskmesh/fastify-plugins';
+import { ConfigError, installGracefulShutdown, loadConfig } from '@taskmesh/service-kit';
 import { buildApp } from './app.js';
 import { ConfigSchema } from './config.js';
 

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
-import { metricValue } from '@taskmesh/fastify-plugins/testing';
+import { metricValue } from '@taskmesh/service-kit/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../scripts/infra-lib.mjs';

@@ -92,7 +92,7 @@ describe('the Dockerfile', () => {
     expect(build.indexOf('npm ci --no-audit')).toBeGreaterThan(0);
     expect(build.indexOf('npm ci --no-audit')).toBeLessThan(build.indexOf('ARG WORKSPACE'));
     // npm nests a dependency under a workspace package when the root holds another version of it
-    // (fastify-plugins' ajv): without those folders the service fails at its first import.
+    // (service-kit's ajv): without those folders the service fails at its first import.
     expect(runtime).toMatch(/^COPY --from=deps \/app\/packages\/ \.\/packages\/$/m);
     expect(runtime.indexOf('COPY --from=deps /app/packages/')).toBeLessThan(runtime.indexOf('COPY --from=build /out/'));
   });

@@ -8,7 +8,7 @@ import {
   codesWithStatus,
   errorResponse,
   type HeaderSchema,
-} from '@taskmesh/fastify-plugins';
+} from '@taskmesh/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { addResponse, mergeOpenApi, openApiPath, type OpenApiDocument } from '../domain/openapi-merge.js';

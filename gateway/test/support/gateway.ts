@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '@taskmesh/fastify-plugins';
+import { loadConfig } from '@taskmesh/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { ConfigSchema, type Config } from '../../src/config.js';

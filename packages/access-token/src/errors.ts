@@ -1,4 +1,4 @@
-import { AppError, UNAVAILABLE_RETRY_AFTER, defineErrors } from '@taskmesh/fastify-plugins';
+import { AppError, UNAVAILABLE_RETRY_AFTER, defineErrors } from '@taskmesh/service-kit';
 import type { Role, TokenError } from './token.js';
 
 /**

@@ -1,4 +1,4 @@
-import { createServiceApp } from '@taskmesh/fastify-plugins';
+import { createServiceApp } from '@taskmesh/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessTokenPlugin, createAccessTokenVerifier, type VerifyAccessToken } from '../src/index.js';
 import { createTestIssuer, type TestIssuer } from '../src/testing.js';

@@ -33,7 +33,7 @@ const own = (source: MetricSource, type: MetricType, labels: string[]): MetricSp
 });
 
 export const METRICS = {
-  http_request_duration_seconds: shared('histogram', ['route', 'method', 'status_code'], '@taskmesh/fastify-plugins'),
+  http_request_duration_seconds: shared('histogram', ['route', 'method', 'status_code'], '@taskmesh/service-kit'),
 
   process_cpu_seconds_total: shared('counter', [], 'prom-client default metrics'),
   process_resident_memory_bytes: shared('gauge', [], 'prom-client default metrics'),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { createServiceApp } from '@taskmesh/fastify-plugins';
+import { createServiceApp } from '@taskmesh/service-kit';
 import { EventProducer, createKafka, ensureTopics, startConsumer } from '@taskmesh/kafka';
 import { mongoPlugin } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';

@@ -1,4 +1,4 @@
-import '@taskmesh/fastify-plugins';
+import '@taskmesh/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Db, MongoClient } from 'mongodb';

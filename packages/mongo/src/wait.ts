@@ -1,4 +1,4 @@
-import { retryWithBackoff, type BackoffLogger } from '@taskmesh/fastify-plugins';
+import { retryWithBackoff, type BackoffLogger } from '@taskmesh/service-kit';
 import { createMongoClient } from './client.js';
 
 export interface WaitForMongoOptions {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServiceApp } from '@taskmesh/fastify-plugins';
+import { createServiceApp } from '@taskmesh/service-kit';
 import { describe, expect, inject, it } from 'vitest';
 import { createMongoClient, ensureIndexes, mongoPlugin, pingMongo } from '../src/index.js';
 

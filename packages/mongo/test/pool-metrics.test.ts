@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServiceApp } from '@taskmesh/fastify-plugins';
-import { metricValue } from '@taskmesh/fastify-plugins/testing';
+import { createServiceApp } from '@taskmesh/service-kit';
+import { metricValue } from '@taskmesh/service-kit/testing';
 import { describe, expect, inject, it } from 'vitest';
 import { mongoPlugin } from '../src/index.js';
 

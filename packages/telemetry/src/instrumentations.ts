@@ -8,7 +8,7 @@ import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { MongoDBInstrumentation } from '@opentelemetry/instrumentation-mongodb';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 
-/** Set by `createServiceApp` (`SERVICE_NAME` in @taskmesh/fastify-plugins). */
+/** Set by `createServiceApp` (`SERVICE_NAME` in @taskmesh/service-kit). */
 const SERVICE_NAME = Symbol.for('taskmesh.service');
 
 /** Probes and scrapes arrive every few seconds; a trace for each would bury the real ones. */

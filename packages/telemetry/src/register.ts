@@ -7,7 +7,7 @@ import { register } from 'node:module';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { startTelemetry } from './sdk.js';
 
-/** Also `BEFORE_EXIT` in @taskmesh/fastify-plugins, whose graceful shutdown runs these hooks. */
+/** Also `BEFORE_EXIT` in @taskmesh/service-kit, whose graceful shutdown runs these hooks. */
 const BEFORE_EXIT = Symbol.for('taskmesh.beforeExit');
 /** A collector that does not answer must not hold the shutdown for long. */
 const FLUSH_BOUND_MS = 3000;

@@ -88,7 +88,7 @@ describe('the register preload in a real process', () => {
     // The preload runs from the packages' build output, as in the container image.
     execFileSync(
       process.execPath,
-      [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/fastify-plugins', 'packages/telemetry'],
+      [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/service-kit', 'packages/telemetry'],
       {
         cwd: root,
         stdio: 'inherit',

@@ -6,7 +6,7 @@ import { startTestTelemetry, type ReadableSpan, type TestTelemetry } from '../sr
 // Tracing starts before the libraries load, as the preload does for a service: everything the
 // test exercises is imported afterwards.
 const telemetry: TestTelemetry = await startTestTelemetry();
-const { createServiceApp, traceLogFields } = await import('@taskmesh/fastify-plugins');
+const { createServiceApp, traceLogFields } = await import('@taskmesh/service-kit');
 const { mongoPlugin } = await import('@taskmesh/mongo');
 const { EventProducer, createKafka, ensureTopics, startConsumer, traceHeaders } = await import('@taskmesh/kafka');
 

@@ -17,7 +17,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestIssuer } from '@taskmesh/access-token/testing';
 import type { DomainEvent } from '@taskmesh/events';
-import { loadConfig } from '@taskmesh/fastify-plugins';
+import { loadConfig } from '@taskmesh/service-kit';
 import { EventProducer, createKafka } from '@taskmesh/kafka';
 import { MongoClient } from 'mongodb';
 import { buildApp } from '../src/app.js';

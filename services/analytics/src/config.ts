@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { kafkaConfig, mongoConfig, serverConfig, tokenVerifierConfig } from '@taskmesh/fastify-plugins';
+import { kafkaConfig, mongoConfig, serverConfig, tokenVerifierConfig } from '@taskmesh/service-kit';
 import { TOPICS } from '@taskmesh/events';
 
 /** The environment this service reads; names are the variable names. */

@@ -1,4 +1,4 @@
-import { defineErrors } from '@taskmesh/fastify-plugins';
+import { defineErrors } from '@taskmesh/service-kit';
 
 /** This service's error catalogue: stable codes and their HTTP status. */
 export const errors = defineErrors({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
 import { TOPIC_OF, type DomainEvent } from '@taskmesh/events';
-import { loadConfig } from '@taskmesh/fastify-plugins';
+import { loadConfig } from '@taskmesh/service-kit';
 import { EventProducer, consumerLag, createKafka, ensureTopics, type Kafka } from '@taskmesh/kafka';
 import type { FastifyInstance } from 'fastify';
 import { MongoClient } from 'mongodb';
@@ -116,7 +116,7 @@ export async function dropDatabase(config: Config): Promise<void> {
   }
 }
 
-export { metricValue } from '@taskmesh/fastify-plugins/testing';
+export { metricValue } from '@taskmesh/service-kit/testing';
 
 /** Non-zero days of a dense per-day series, as a map. */
 export const nonZeroDays = (series: { date: string; count: number }[]): Record<string, number> =>

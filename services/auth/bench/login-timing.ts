@@ -2,7 +2,7 @@
 // the local servers: `npx tsx services/auth/bench/login-timing.ts [rounds]`. Prints medians and
 // the unknown/known ratio; the lockout is raised out of the way for the run.
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '@taskmesh/fastify-plugins';
+import { loadConfig } from '@taskmesh/service-kit';
 import { buildApp } from '../src/app.js';
 import { ConfigSchema } from '../src/config.js';
 import { generateSigningKeyPem } from '../src/domain/keys/signing-keys.js';

@@ -1,5 +1,5 @@
 import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
-import { createServiceApp, openApiPlugin } from '@taskmesh/fastify-plugins';
+import { createServiceApp, openApiPlugin } from '@taskmesh/service-kit';
 import { kafkaPlugin, parseBrokers } from '@taskmesh/kafka';
 import { mongoPlugin } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';

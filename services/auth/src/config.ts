@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { kafkaConfig, mongoConfig, serverConfig } from '@taskmesh/fastify-plugins';
+import { kafkaConfig, mongoConfig, serverConfig } from '@taskmesh/service-kit';
 
 const Seconds = (fallback: number, minimum = 1) => Type.Integer({ minimum, default: fallback });
 

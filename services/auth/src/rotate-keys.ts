@@ -1,4 +1,4 @@
-import { ConfigError } from '@taskmesh/fastify-plugins';
+import { ConfigError } from '@taskmesh/service-kit';
 import { keyRingFromDir, rotateKeyDir } from './domain/keys/signing-keys.js';
 
 /**

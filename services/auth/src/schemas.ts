@@ -7,7 +7,7 @@ import {
   codesWithStatus,
   errorResponse,
   type ResponseSchemas,
-} from '@taskmesh/fastify-plugins';
+} from '@taskmesh/service-kit';
 import { COMMON_PASSWORDS } from './domain/passwords/common-passwords.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './domain/passwords/password-policy.js';
 import { EMAIL_MAX_LENGTH } from './domain/users/email.js';

@@ -1,4 +1,4 @@
-import { ConfigError, installGracefulShutdown, loadConfig, startupLogger } from '@taskmesh/fastify-plugins';
+import { ConfigError, installGracefulShutdown, loadConfig, startupLogger } from '@taskmesh/service-kit';
 import { waitForMongo } from '@taskmesh/mongo';
 import { buildApp } from './app.js';
 import { ConfigSchema } from './config.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '@taskmesh/fastify-plugins';
+import { loadConfig } from '@taskmesh/service-kit';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { inject } from 'vitest';
 import { buildApp, type AppOptions } from '../src/app.js';
@@ -79,4 +79,4 @@ export async function login(app: FastifyInstance, email: string, password = PASS
   return res.json<Pair>();
 }
 
-export { metricValue } from '@taskmesh/fastify-plugins/testing';
+export { metricValue } from '@taskmesh/service-kit/testing';

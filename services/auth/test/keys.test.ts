@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createAccessTokenVerifier } from '@taskmesh/access-token';
-import { ConfigError } from '@taskmesh/fastify-plugins';
+import { ConfigError } from '@taskmesh/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { calculateJwkThumbprint, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';

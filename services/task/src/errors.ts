@@ -1,4 +1,4 @@
-import { defineErrors } from '@taskmesh/fastify-plugins';
+import { defineErrors } from '@taskmesh/service-kit';
 
 /** Every error this service answers with, beyond the shared ones (validation, auth, 5xx). */
 export const errors = defineErrors({

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
-import { loadConfig } from '@taskmesh/fastify-plugins';
+import { loadConfig } from '@taskmesh/service-kit';
 import { createKafka, ensureTopics, startConsumer, type ConsumedMessage, type ConsumerHandle } from '@taskmesh/kafka';
 import { createMongoClient } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';
@@ -169,4 +169,4 @@ export async function readTopic(brokers: string, topic: string): Promise<{ messa
 /** The JSON body of an inject response. */
 export const json = <T = Record<string, unknown>>(res: { body: string }): T => JSON.parse(res.body) as T;
 
-export { metricValue } from '@taskmesh/fastify-plugins/testing';
+export { metricValue } from '@taskmesh/service-kit/testing';

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { Type } from '@sinclair/typebox';
 import { deadLetterTopic, retryTopic } from '@taskmesh/events';
-import { ConfigError, loadConfig } from '@taskmesh/fastify-plugins';
+import { ConfigError, loadConfig } from '@taskmesh/service-kit';
 import { EventProducer, createKafka } from '@taskmesh/kafka';
 import { ConfigSchema } from '../config.js';
 import { readDeadLetters, replayDeadLetters, type DeadLetter, type ReplaySelection } from '../events/dead-letters.js';

@@ -8,7 +8,7 @@ import {
   codesWithStatus,
   errorResponse,
   type ResponseSchemas,
-} from '@taskmesh/fastify-plugins';
+} from '@taskmesh/service-kit';
 
 const strict = { additionalProperties: false } as const;
 

@@ -1,4 +1,4 @@
-import { bearerSecurity } from '@taskmesh/fastify-plugins';
+import { bearerSecurity } from '@taskmesh/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { StatsRepository } from '../../domain/stats/stats-repository.js';
 import { AnalyticsResponses, DayCountSchema, OverviewSchema, UserStatsSchema } from './schemas.js';

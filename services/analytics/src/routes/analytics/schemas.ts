@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { tokenErrors } from '@taskmesh/access-token';
-import { RETRY_AFTER, codesWithStatus, errorResponse, type ResponseSchemas } from '@taskmesh/fastify-plugins';
+import { RETRY_AFTER, codesWithStatus, errorResponse, type ResponseSchemas } from '@taskmesh/service-kit';
 import { errors } from '../../errors.js';
 
 const Count = Type.Integer({

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ACCESS_TOKEN_ALG, type SigningKey } from '@taskmesh/access-token';
-import { ConfigError } from '@taskmesh/fastify-plugins';
+import { ConfigError } from '@taskmesh/service-kit';
 import { calculateJwkThumbprint, exportJWK, type JSONWebKeySet, type JWK } from 'jose';
 
 /** The key that signs, and the public keys that verifiers may meet in tokens still alive. */

@@ -1,4 +1,4 @@
-import { bearerSecurity } from '@taskmesh/fastify-plugins';
+import { bearerSecurity } from '@taskmesh/service-kit';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { AccountService } from '../../domain/accounts/account-service.js';
 import { EMAIL_MAX_LENGTH } from '../../domain/users/email.js';

@@ -1,4 +1,4 @@
-import { bearerSecurity } from '@taskmesh/fastify-plugins';
+import { bearerSecurity } from '@taskmesh/service-kit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WriteContext } from '../../domain/tasks/task-repository.js';
 import { errors } from '../../errors.js';
