@@ -13,7 +13,7 @@ export interface WaitForMongoOptions {
  * creation on a sharded database fails).
  */
 export async function mongoUsable(uri: string): Promise<void> {
-  const client = createMongoClient({ uri, serverSelectionTimeoutMs: 2000, socketTimeoutMs: 3000 });
+  const client = createMongoClient({ uri, serverSelectionTimeoutMs: 1000, socketTimeoutMs: 3000 });
   try {
     const admin = client.db('admin');
     await admin.command({ ping: 1 });
