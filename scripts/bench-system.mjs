@@ -17,7 +17,11 @@
 // BENCH_USER_LIMIT requests a minute so that the count is made but not hit (against BASE_URL the
 // system's own limit applies and 429s show in the non-2xx column).
 //
-// Settings: BENCH_USERS (100), BENCH_DURATION_S (5, per saturation run), BENCH_RATE (200
+// Rows compared with each other run round-robin, BENCH_ROUNDS (3) times, and the medians are
+// printed, so that a change in the machine's load touches every row alike; the tracing rows
+// compare the traced pair with a second task service and gateway started without the preload.
+//
+// Settings: BENCH_USERS (100), BENCH_DURATION_S (3, per saturation run), BENCH_RATE (200
 // requests/s for the latency runs), BENCH_CONNECTIONS (32), BENCH_BURST (2000), BENCH_STEADY_RATE
 // (100 creates/s) and BENCH_STEADY_S (10), BENCH_IDLE_S (30), BENCH_CPU_PROF=1 (services write
 // --cpu-prof profiles into the run's folder), BENCH_SKIP (comma-separated: events, idle, tracing).
@@ -35,7 +39,8 @@ import { ROOT, freePort, stackConfig, status } from './infra-lib.mjs';
 
 const setting = (name, def) => (process.env[name] === undefined || process.env[name] === '' ? def : Number(process.env[name]));
 const USERS = setting('BENCH_USERS', 100);
-const DURATION = setting('BENCH_DURATION_S', 5);
+const DURATION = setting('BENCH_DURATION_S', 3);
+const ROUNDS = setting('BENCH_ROUNDS', 3);
 const RATE = setting('BENCH_RATE', 200);
 const CONNECTIONS = setting('BENCH_CONNECTIONS', 32);
 const BURST = setting('BENCH_BURST', 2000);
@@ -337,19 +342,20 @@ async function hit(baseUrl, next, { duration, connections, overallRate }) {
   };
 }
 
-async function row(label, baseUrl, next, baselineKey) {
-  checkDeadline(label);
-  say(`${label}: warm-up, then saturation (${CONNECTIONS} connections, ${DURATION} s), then ${RATE} requests/s for ${DURATION} s`);
-  await hit(baseUrl, next, { duration: 1, connections: CONNECTIONS });
-  const sat = await hit(baseUrl, next, { duration: DURATION, connections: CONNECTIONS });
-  const fixed = await hit(baseUrl, next, { duration: DURATION, connections: Math.min(CONNECTIONS, 16), overallRate: RATE });
-  return { label, sat, fixed, baselineKey };
+/** A load row: warm-up and saturation runs (repeated in rounds), and one run at the fixed rate. */
+function httpRow(key, label, baseUrl, next, baselineKey) {
+  return {
+    key,
+    label,
+    baselineKey,
+    warm: () => hit(baseUrl, next, { duration: 1, connections: CONNECTIONS }),
+    sat: () => hit(baseUrl, next, { duration: DURATION, connections: CONNECTIONS }),
+    fixed: () => hit(baseUrl, next, { duration: DURATION, connections: Math.min(CONNECTIONS, 16), overallRate: RATE }),
+  };
 }
 
-/** The raw store: the same operation from `concurrency` callers for `duration` seconds. */
-async function rawRow(label, op, concurrency = CONNECTIONS) {
-  checkDeadline(label);
-  say(`${label}: ${concurrency} callers, ${DURATION} s`);
+/** The raw store: the same operation from `concurrency` callers. */
+function rawRow(key, label, op, concurrency = CONNECTIONS) {
   const run = async (seconds) => {
     const until = performance.now() + seconds * 1000;
     const times = [];
@@ -375,8 +381,61 @@ async function rawRow(label, op, concurrency = CONNECTIONS) {
       rss: new Map([...watched].map(([name, pid]) => [name, rssMiB(pid)])),
     };
   };
-  await run(1);
-  return { label, sat: await run(DURATION), fixed: undefined, raw: true };
+  return { key, label, warm: () => run(1), sat: () => run(DURATION) };
+}
+
+const median = (values) => {
+  const v = values.filter((x) => x !== undefined && !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+};
+
+/**
+ * The rows of one comparison, round-robin for ROUNDS rounds so that a change in the machine's load
+ * touches every row alike: each figure is the median over rounds, each ratio the median of the
+ * ratios within a round. Then each row once at the fixed rate.
+ */
+async function measureRounds(rows) {
+  const runs = new Map(rows.map((r) => [r.key, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const r of rows) {
+      checkDeadline(r.label);
+      say(`round ${round}/${ROUNDS}: ${r.label}, saturation (${CONNECTIONS} connections, ${DURATION} s)`);
+      await r.warm();
+      runs.get(r.key).push(await r.sat());
+    }
+  }
+  const out = [];
+  for (const r of rows) {
+    const mine = runs.get(r.key);
+    const base = r.baselineKey ? runs.get(r.baselineKey) : undefined;
+    const procs = [...mine[0].cpuPerRequest.keys()];
+    const sat = {
+      rps: median(mine.map((m) => m.rps)),
+      p50: median(mine.map((m) => m.p50)),
+      p99: median(mine.map((m) => m.p99)),
+      non2xx: mine.reduce((n, m) => n + m.non2xx, 0),
+      errors: mine.reduce((n, m) => n + m.errors, 0),
+      cpuPerRequest: new Map(procs.map((p) => [p, median(mine.map((m) => m.cpuPerRequest.get(p)))])),
+    };
+    let fixed;
+    if (r.fixed) {
+      checkDeadline(r.label);
+      say(`${r.label}: ${RATE} requests/s for ${DURATION} s`);
+      fixed = await r.fixed();
+    }
+    out.push({
+      key: r.key,
+      label: r.label,
+      baselineKey: r.baselineKey,
+      baselineRps: base ? median(base.map((m) => m.rps)) : undefined,
+      ratio: base ? median(mine.map((m, i) => m.rps / base[i].rps)) : undefined,
+      sat,
+      fixed,
+    });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -522,22 +581,19 @@ const table = (header, rows) =>
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
 
-function loadTable(rows, baselines, procs) {
-  const header = ['row', 'rps (sat.)', 'baseline', 'x baseline', `p50 / p99 ms @ ${RATE}/s`, ...procs.map((p) => `${p} µs/req`), 'non-2xx'];
+function loadTable(rows, procs) {
+  const header = ['row', 'rps (sat.)', 'baseline rps', 'x baseline', `p50 / p99 ms @ ${RATE}/s`, ...procs.map((p) => `${p} µs/req`), 'non-2xx'];
   return table(
     header,
-    rows.map((r) => {
-      const base = r.baselineKey ? baselines.get(r.baselineKey) : undefined;
-      return [
-        r.label,
-        fmt(r.sat.rps),
-        base ? `${r.baselineKey} ${fmt(base)}` : '',
-        base ? fmt(r.sat.rps / base, 2) : '',
-        r.fixed ? `${fmt(r.fixed.p50, 1)} / ${fmt(r.fixed.p99, 1)}` : `(${fmt(r.sat.p50, 2)} / ${fmt(r.sat.p99, 2)} at sat.)`,
-        ...procs.map((p) => fmt(r.sat.cpuPerRequest.get(p))),
-        String(r.sat.non2xx + r.sat.errors + (r.fixed ? r.fixed.non2xx + r.fixed.errors : 0)),
-      ];
-    }),
+    rows.map((r) => [
+      r.label,
+      fmt(r.sat.rps),
+      r.baselineKey ? `${r.baselineKey} ${fmt(r.baselineRps)}` : '',
+      r.ratio === undefined ? '' : fmt(r.ratio, 2),
+      r.fixed ? `${fmt(r.fixed.p50, 1)} / ${fmt(r.fixed.p99, 1)}` : `(${fmt(r.sat.p50, 2)} / ${fmt(r.sat.p99, 2)} at sat.)`,
+      ...procs.map((p) => fmt(r.sat.cpuPerRequest.get(p))),
+      String(r.sat.non2xx + r.sat.errors + (r.fixed ? r.fixed.non2xx + r.fixed.errors : 0)),
+    ]),
   );
 }
 
@@ -588,11 +644,11 @@ async function main() {
     const raw = mongo.db(sys.taskDb).collection(`${RUN}_raw_inserts`);
     const indexes = await tasks.indexes();
     await raw.createIndexes(indexes.filter((i) => i.name !== '_id_').map(({ key, name, unique }) => ({ key, name, ...(unique ? { unique } : {}) })));
-    const findOne = await rawRow('raw store: findOne({ _id, ownerId })', async () => {
+    const findOne = rawRow('findOne', 'raw store: findOne({ _id, ownerId })', async () => {
       const t = pick(owned);
       await tasks.findOne({ _id: t.id, ownerId: t.owner });
     });
-    const insertOne = await rawRow('raw store: insertOne (task-sized, same indexes)', async () => {
+    const insertOne = rawRow('insertOne', 'raw store: insertOne (task-sized, same indexes)', async () => {
       const _id = new ObjectId();
       const now = new Date();
       await raw.insertOne({
@@ -611,9 +667,6 @@ async function main() {
         outbox: [],
       });
     });
-    results.baselines.set('findOne', findOne.sat.rps);
-    results.baselines.set('insertOne', insertOne.sat.rps);
-    results.rows.push(findOne, insertOne);
 
     const getOne = () => {
       const u = pick(users);
@@ -629,14 +682,23 @@ async function main() {
       const u = pick(users);
       return { method: 'PATCH', path: `/tasks/${pick(u.tasks)}`, token: u.token, body: { title: `renamed ${++patchSeq}` } };
     };
-    if (sys.task) {
-      results.rows.push(await row('GET /tasks/:id, task service', sys.task, getOne, 'findOne'));
-      results.rows.push(await row('GET /tasks?limit=20, task service', sys.task, list, 'findOne'));
-    }
-    results.rows.push(await row('GET /tasks/:id, gateway', sys.gateway, getOne, 'findOne'));
-    results.rows.push(await row('GET /tasks?limit=20, gateway', sys.gateway, list, 'findOne'));
-    results.rows.push(await row('POST /tasks, gateway', sys.gateway, create, 'insertOne'));
-    results.rows.push(await row('PATCH /tasks/:id, gateway', sys.gateway, patch, 'insertOne'));
+    const reads = [
+      findOne,
+      ...(sys.task
+        ? [
+            httpRow('get-task', 'GET /tasks/:id, task service', sys.task, getOne, 'findOne'),
+            httpRow('list-task', 'GET /tasks?limit=20, task service', sys.task, list, 'findOne'),
+          ]
+        : []),
+      httpRow('get-gateway', 'GET /tasks/:id, gateway', sys.gateway, getOne, 'findOne'),
+      httpRow('list-gateway', 'GET /tasks?limit=20, gateway', sys.gateway, list, 'findOne'),
+    ];
+    const writes = [
+      insertOne,
+      httpRow('post-gateway', 'POST /tasks, gateway', sys.gateway, create, 'insertOne'),
+      httpRow('patch-gateway', 'PATCH /tasks/:id, gateway', sys.gateway, patch, 'insertOne'),
+    ];
+    results.rows.push(...(await measureRounds(reads)), ...(await measureRounds(writes)));
 
     // Idle: once the writes above are counted, nothing for IDLE_S seconds.
     let idle;
@@ -672,21 +734,21 @@ async function main() {
     let tracing;
     if (!EXTERNAL && !SKIP.has('tracing')) {
       checkDeadline('the tracing rows');
-      // Measured again just before the restart, so that on and off are minutes apart at most.
-      const on = [
-        ...(sys.task ? [await row('GET /tasks/:id, task service, tracing on', sys.task, getOne, 'findOne')] : []),
-        await row('GET /tasks/:id, gateway, tracing on', sys.gateway, getOne, 'findOne'),
-      ];
-      say('tracing off: restarting task and gateway without the preload');
-      for (const name of ['gateway', 'task']) await stopService(name);
-      for (const name of ['task', 'gateway']) {
-        const svc = sys.services[name];
-        await launchService(svc, svc.env, { tracing: false });
-      }
-      const off = [
-        await row('GET /tasks/:id, task service, tracing off', sys.task, getOne, 'findOne'),
-        await row('GET /tasks/:id, gateway, tracing off', sys.gateway, getOne, 'findOne'),
-      ];
+      // A second task service and gateway without the preload, on the same data, measured in
+      // the same rounds as the traced pair.
+      say('tracing: starting a task service and a gateway without the preload beside the others');
+      const taskOff = { ...sys.services.task, name: 'task-untraced', port: await freePort() };
+      const taskOffUrl = await launchService(taskOff, taskOff.env, { tracing: false });
+      const gatewayOff = { ...sys.services.gateway, name: 'gateway-untraced', port: await freePort() };
+      const gatewayOffUrl = await launchService(gatewayOff, { ...gatewayOff.env, TASK_URL: taskOffUrl }, { tracing: false });
+      const rows = await measureRounds([
+        httpRow('get-task-on', 'GET /tasks/:id, task service', sys.task, getOne),
+        httpRow('get-task-off', 'GET /tasks/:id, task service, tracing off', taskOffUrl, getOne, 'get-task-on'),
+        httpRow('get-gateway-on', 'GET /tasks/:id, gateway', sys.gateway, getOne),
+        httpRow('get-gateway-off', 'GET /tasks/:id, gateway, tracing off', gatewayOffUrl, getOne, 'get-gateway-on'),
+      ].map((r) => ({ ...r, fixed: undefined })));
+      const on = [rows[0], rows[2]];
+      const off = [rows[1], rows[3]];
       tracing = { on, off };
     }
 
@@ -698,10 +760,10 @@ async function main() {
     out.push(
       `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
         `Node ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}. ${USERS} users, ` +
-        `${CONNECTIONS} connections at saturation, ${DURATION} s per run.${EXTERNAL ? ` System at ${sys.gateway}.` : ''}`,
+        `${CONNECTIONS} connections at saturation, ${DURATION} s per run, ${ROUNDS} rounds (medians).${EXTERNAL ? ` System at ${sys.gateway}.` : ''}`,
     );
     out.push('');
-    out.push(loadTable(results.rows, results.baselines, procs));
+    out.push(loadTable(results.rows, procs.filter((p) => !p.endsWith('-untraced'))));
     out.push('');
     if (events) {
       out.push(
@@ -733,11 +795,21 @@ async function main() {
     if (tracing) {
       out.push(
         table(
-          ['read row', 'tracing on rps', 'tracing off rps', 'on / off', 'µs/req on (task, gateway)', 'µs/req off (task, gateway)'],
+          ['read row', 'tracing on rps', 'tracing off rps', 'on / off (rps)', 'µs/req on (task, gateway)', 'µs/req off (task, gateway)', 'on / off (CPU per request)'],
           tracing.on.map((on, i) => {
             const off = tracing.off[i];
-            const us = (r) => `${fmt(r.sat.cpuPerRequest.get('task'))}, ${fmt(r.sat.cpuPerRequest.get('gateway'))}`;
-            return [on.label.replace(', tracing on', ''), fmt(on.sat.rps), fmt(off.sat.rps), fmt(on.sat.rps / off.sat.rps, 2), us(on), us(off)];
+            const cpu = (r, suffix) => ['task', 'gateway'].map((p) => r.sat.cpuPerRequest.get(`${p}${suffix}`) ?? 0);
+            const [onUs, offUs] = [cpu(on, ''), cpu(off, '-untraced')];
+            const total = (v) => v[0] + v[1];
+            return [
+              on.label,
+              fmt(on.sat.rps),
+              fmt(off.sat.rps),
+              fmt(1 / off.ratio, 2),
+              onUs.map((v) => fmt(v)).join(', '),
+              offUs.map((v) => fmt(v)).join(', '),
+              fmt(total(onUs) / total(offUs), 2),
+            ];
           }),
         ),
       );
