@@ -291,6 +291,11 @@ describe('zero downtime behind a real L4 load balancer (haproxy, TCP mode)', () 
   afterAll(async () => {
     stopLoad = true;
     await load;
+    // How often the surviving gateway sent a request again after its connection was lost.
+    const a = instances.get('gateway-a');
+    const metrics = a ? await fetch(`http://127.0.0.1:${a.port}/metrics`).then((r) => r.text(), () => '') : '';
+    const retried = metrics.split('\n').filter((l) => l.startsWith('gateway_upstream_retries_total{'));
+    phaseLog.push(`gateway-a upstream retries: ${retried.map((l) => l.replace('gateway_upstream_retries_total', '')).join(', ') || '0 (none was needed)'}`);
     for (const r of instances.values()) await terminate(r.pid, 20_000).catch(() => {});
     for (const b of Object.values(balancers)) await b?.stop();
     if (kafka) await stopInstance(kafka);
@@ -357,12 +362,13 @@ describe('zero downtime behind a real L4 load balancer (haproxy, TCP mode)', () 
     let rounds = 0;
     while (Date.now() < until) {
       rounds++;
-      for (const r of instances.values()) {
-        if (r.name.endsWith('-b')) continue;
-        const res = await fetch(`http://127.0.0.1:${r.port}/health/ready`, { signal: AbortSignal.timeout(3000) }).catch((err: Error) => err);
-        if (res instanceof Error || res.status !== 200) notReady.push(`${r.name}: ${res instanceof Error ? res.message : `${res.status} ${await res.text()}`}`);
-      }
-      await sleep(1000);
+      const round = [...instances.values()]
+        .filter((r) => !r.name.endsWith('-b'))
+        .map(async (r) => {
+          const res = await fetch(`http://127.0.0.1:${r.port}/health/ready`, { signal: AbortSignal.timeout(3000) }).catch((err: Error) => err);
+          if (res instanceof Error || res.status !== 200) notReady.push(`${r.name}: ${res instanceof Error ? res.message : `${res.status} ${await res.text()}`}`);
+        });
+      await Promise.all([...round, sleep(1000)]);
     }
     return { rounds, notReady };
   }
