@@ -10,6 +10,7 @@ export {
 export { healthPlugin, type HealthOptions, type Readiness, type ReadinessCheck } from './health.js';
 export { metricsPlugin, type MetricsOptions } from './metrics.js';
 export { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
+export { runService, type ServiceRunner } from './run.js';
 export { createServiceApp, type ServiceAppOptions } from './service-app.js';
 export {
   BEFORE_EXIT,
