@@ -421,10 +421,15 @@ export function nodeManifest(name) {
   };
 }
 
-/** Adds simulated nodes up to `count` (1: laptop; 3: ha). Never removes any. */
-export function ensureNodes(count) {
+/**
+ * Makes sure the first `count` of NODE_NAMES exist (1: laptop; 3: ha); with `exact`, removes the
+ * others (do that only once their pods are gone: KWOK lets go of a deleted node's pods).
+ */
+export function ensureNodes(count, { exact = false } = {}) {
   const docs = NODE_NAMES.slice(0, count).map(nodeManifest);
   kubectl(['apply', '--server-side', '--field-manager=taskmesh-cluster', '-f', '-'], { input: docs.map((d) => JSON.stringify(d)).join('\n') });
+  const extra = NODE_NAMES.slice(count);
+  if (exact && extra.length) kubectl(['delete', 'node', '--ignore-not-found', '--wait=true', ...extra]);
 }
 
 const PV_POOL = 32;

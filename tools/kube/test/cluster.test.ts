@@ -4,12 +4,14 @@
 // KWOK simulates the kubelet: pods are scheduled, bound and reported Running/Ready (Jobs' pods
 // Succeeded) without containers, so what is proven is everything the API server, the controllers
 // and the scheduler decide; what containers do is proven on kind in CI (docs/kubernetes.md).
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { App, YamlOutputType } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NODE_NAMES, down, ensureNodes, ensureStandIns, kubectl, up } from '../../../scripts/cluster-lib.mjs';
+import { KUBECONFIG, NODE_NAMES, down, ensureNodes, ensureStandIns, kubectl, up } from '../../../scripts/cluster-lib.mjs';
+import { ensureKubectl } from '../../../scripts/kube-tools.mjs';
 import { observabilityProps, syncTree } from '../../../infra/src/main.js';
 import { buildPlatform } from '../../../infra/src/platform.js';
 import { SIZES } from '../../../infra/src/sizes.js';
@@ -78,6 +80,32 @@ async function waitAllReady(timeoutMs: number): Promise<{ seconds: number; count
   }
 }
 
+/** Runs `kubectl get ... --watch` and hands each line it prints to `onLine`; returns a stopper. */
+function watchLines(args: string[], onLine: (line: string) => void): () => void {
+  const child = spawn(ensureKubectl(), [...args, '--watch'], { env: { ...process.env, KUBECONFIG } });
+  let buffer = '';
+  child.stdout.on('data', (chunk) => {
+    buffer += chunk;
+    const lines = buffer.split('\n');
+    buffer = lines.pop()!;
+    for (const line of lines) if (line.trim()) onLine(line);
+  });
+  return () => child.kill();
+}
+
+/** Waits until every HPA has brought its target to at least its minimum and all is ready. */
+async function waitHpasAtMinimum(timeoutMs: number): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    const hpas: Obj[] = getJson(['get', 'hpa', '-n', NS]).items;
+    const low = hpas.filter((h) => (h.status?.currentReplicas ?? 0) < h.spec.minReplicas || (h.status?.desiredReplicas ?? 0) < h.spec.minReplicas);
+    if (hpas.length > 0 && low.length === 0) break;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`HPAs below their minimum: ${low.map((h) => h.metadata.name).join(', ')}`);
+    await sleep(1000);
+  }
+  await waitAllReady(timeoutMs);
+}
+
 /** kubectl's warnings and errors, less the lines that say what it applied. */
 const complaints = (stderr: string) => stderr.split('\n').filter((l) => l.trim() !== '');
 
@@ -107,6 +135,7 @@ beforeAll(async () => {
   const result = await up({ nodes: 1 });
   ownCluster = result.started.length > 0;
   await deleteNamespace();
+  ensureNodes(1, { exact: true });
 }, 90 * 60_000);
 
 afterAll(async () => {
@@ -198,11 +227,152 @@ describe('the ha stack on three simulated nodes', () => {
     expect(complaints(stderr), 'kubectl warnings').toEqual([]);
     const { seconds, count } = await waitAllReady(420_000);
     console.log(`ha: ${count} workloads ready in ${seconds.toFixed(1)} s`);
+    // The HPAs raise the Deployments to their minimum (3 gateways, 2 of each service).
+    await waitHpasAtMinimum(180_000);
     for (const [name, pods] of podsByWorkload()) {
       const running = pods.filter((p) => p.status.phase === 'Running');
       if (running.length < 2) continue;
       const nodes = new Set(running.map((p) => p.spec.nodeName));
       expect(nodes.size, `${name}: ${running.length} pods on ${[...nodes].join(', ')}`).toBe(Math.min(running.length, 3));
     }
+  });
+
+  it('when a rolling update runs on a Deployment with maxUnavailable 0, then available replicas never drop below the desired count', async () => {
+    for (const name of ['gateway', 'task']) {
+      const d = getJson(['get', 'deployment', name, '-n', NS]);
+      expect(d.spec.strategy.rollingUpdate.maxUnavailable, name).toBe(0);
+      const desired: number = d.spec.replicas;
+      const target = d.metadata.generation + 1;
+      // Every status the Deployment goes through, from a watch: KWOK's pods are ready within
+      // milliseconds, faster than polling could see.
+      const states: number[][] = [];
+      let stop = () => {};
+      const done = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${name}: rollout not done after 180 s: ${JSON.stringify(states.slice(-5))}`)), 180_000);
+        stop = watchLines(
+          ['get', 'deployment', name, '-n', NS, '-o', 'jsonpath={.status.observedGeneration} {.status.replicas} {.status.updatedReplicas} {.status.availableReplicas}{"\\n"}'],
+          (line) => {
+            const [gen, replicas, updated, available] = line.split(' ').map((x) => Number(x || 0));
+            states.push([gen!, replicas!, updated!, available!]);
+            if (gen! >= target && replicas === desired && updated === desired && available === desired) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        );
+      });
+      await sleep(1000);
+      kubectl(['rollout', 'restart', `deployment/${name}`, '-n', NS]);
+      try {
+        await done;
+      } finally {
+        stop();
+      }
+      const during = states.filter(([gen]) => gen! >= target);
+      const minAvailable = Math.min(...during.map((s) => s[3]!));
+      const maxReplicas = Math.max(...during.map((s) => s[1]!));
+      console.log(`rolling update ${name}: ${desired} desired, ${during.length} states seen, available never below ${minAvailable}, at most ${maxReplicas} pods`);
+      expect(during.length, 'the rollout went through several states').toBeGreaterThan(desired);
+      expect(minAvailable, name).toBeGreaterThanOrEqual(desired);
+      }
+  });
+
+  it('when a node is drained, then every eviction respects the PodDisruptionBudgets and the workloads come back on the other nodes', async () => {
+    const node = NODE_NAMES[1]!;
+    const onNode = () => getJson(['get', 'pods', '-n', NS, '--field-selector', `spec.nodeName=${node}`]).items.filter((p: Obj) => !p.metadata.ownerReferences?.some((o: Obj) => o.kind === 'Job'));
+    const before = onNode().length;
+    expect(before, `pods on ${node}`).toBeGreaterThan(3);
+    const drain = spawn(ensureKubectl(), ['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=240s'], {
+      env: { ...process.env, KUBECONFIG },
+    });
+    let output = '';
+    drain.stdout.on('data', (c) => (output += c));
+    drain.stderr.on('data', (c) => (output += c));
+    const exited = new Promise<number>((resolve) => drain.on('exit', (code) => resolve(code ?? -1)));
+    let running = true;
+    void exited.then(() => (running = false));
+    const violations: string[] = [];
+    let samples = 0;
+    const stop = watchLines(['get', 'pdb', '-n', NS, '-o', 'jsonpath={.metadata.name} {.status.currentHealthy} {.status.desiredHealthy}{"\\n"}'], (line) => {
+      const [name, current, desired] = line.split(' ');
+      samples++;
+      if (Number(current) < Number(desired)) violations.push(`${name}: ${current} healthy < ${desired}`);
+    });
+    while (running) await sleep(100);
+    stop();
+    const code = await exited;
+    const evicted = (output.match(/evicted/g) ?? []).length;
+    const refused = (output.match(/violate the pod's disruption budget/g) ?? []).length;
+    console.log(`drain ${node}: ${before} pods, ${evicted} evicted, ${refused} evictions refused by a PDB and retried, ${samples} PDB states seen`);
+    expect(code, output.slice(-3000)).toBe(0);
+    expect(violations).toEqual([]);
+    expect(onNode()).toEqual([]);
+    await waitAllReady(240_000);
+    const nodes = new Set(getJson(['get', 'pods', '-n', NS]).items.map((p: Obj) => p.spec.nodeName));
+    expect(nodes.has(node)).toBe(false);
+    kubectl(['uncordon', node]);
+  });
+
+  it('when the applied NetworkPolicies are read as a table of pod-to-pod edges, then it is exactly the design (docs/kubernetes.md)', () => {
+    const policies: Obj[] = getJson(['get', 'networkpolicy', '-n', NS]).items;
+    // Each workload's pod template, as applied: the policies select pods by these labels.
+    const byName = new Map<string, Obj>();
+    for (const w of getJson(['get', 'deployments,statefulsets,jobs', '-n', NS]).items) {
+      byName.set(w.metadata.labels?.['app.kubernetes.io/name'] ?? w.metadata.name, w.spec.template);
+    }
+    const selects = (sel: Obj, labels: Record<string, string>) =>
+      Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v) && !(sel?.matchExpressions?.length > 0);
+    const peerMatches = (peer: Obj, labels: Record<string, string>) =>
+      // A namespaceSelector names another namespace (kube-system's DNS); an ipBlock is outside.
+      !peer.namespaceSelector && !peer.ipBlock && selects(peer.podSelector ?? {}, labels);
+    const portMatches = (ports: Obj[] | undefined, port: number) => !ports || ports.some((x) => x.port === port && (x.protocol ?? 'TCP') === 'TCP');
+    const allows = (direction: 'egress' | 'ingress', subject: Obj, other: Obj, port: number) => {
+      const type = direction === 'egress' ? 'Egress' : 'Ingress';
+      const mine = policies.filter((p) => selects(p.spec.podSelector, subject.metadata.labels) && (p.spec.policyTypes ?? ['Ingress']).includes(type));
+      if (mine.length === 0) return true;
+      return mine.some((p) =>
+        (p.spec[direction] ?? []).some((rule: Obj) => {
+          const peers = direction === 'egress' ? rule.to : rule.from;
+          return portMatches(rule.ports, port) && (!peers || peers.some((peer: Obj) => peerMatches(peer, other.metadata.labels)));
+        }),
+      );
+    };
+    const edges: string[] = [];
+    for (const [from, src] of byName) {
+      for (const [to, dst] of byName) {
+        for (const c of dst.spec.containers) {
+          for (const cp of c.ports ?? []) {
+            if ((cp.protocol ?? 'TCP') !== 'TCP') continue;
+            if (allows('egress', src, dst, cp.containerPort) && allows('ingress', dst, src, cp.containerPort)) edges.push(`${from} -> ${to}:${cp.containerPort}`);
+          }
+        }
+      }
+    }
+    const services = { auth: 3001, task: 3002, analytics: 3003 };
+    const mongod = { 'mongo-config': 27019, 'mongo-shard-0': 27018, 'mongo-shard-1': 27018 };
+    const design = [
+      ...Object.entries(services).map(([s, port]) => `gateway -> ${s}:${port}`),
+      'gateway -> redis:6379',
+      'task -> auth:3001',
+      'analytics -> auth:3001',
+      ...Object.keys(services).flatMap((s) => [`${s} -> mongos:27017`, `${s} -> kafka:9092`]),
+      ...['mongos', 'mongo-init'].flatMap((s) => Object.entries(mongod).map(([m, port]) => `${s} -> ${m}:${port}`)),
+      'mongo-init -> mongos:27017', // it adds the shards through the router
+      ...Object.keys(mongod).flatMap((a) => Object.entries(mongod).map(([b, port]) => `${a} -> ${b}:${port}`)),
+      'kafka -> kafka:9092',
+      'kafka -> kafka:9093',
+      ...Object.entries({ gateway: 8080, ...services }).map(([s, port]) => `prometheus -> ${s}:${port}`),
+      'prometheus -> prometheus:9090', // it scrapes itself
+      'grafana -> prometheus:9090',
+      // Tracing: the services export spans to the collector (OTLP/HTTP), the collector to Jaeger
+      // (OTLP/gRPC), Grafana queries Jaeger.
+      ...['gateway', ...Object.keys(services)].map((s) => `${s} -> otel-collector:4318`),
+      'otel-collector -> jaeger:4317',
+      'grafana -> jaeger:16686',
+    ];
+    const extra = edges.filter((e) => !design.includes(e));
+    const missing = design.filter((e) => !edges.includes(e));
+    console.log(`NetworkPolicy edges between ${byName.size} workloads: ${edges.length} allowed\n  ${edges.sort().join('\n  ')}`);
+    expect({ missing, extra }).toEqual({ missing: [], extra: [] });
   });
 });
