@@ -67,30 +67,44 @@ class KafkaJsPublishInstrumentation extends KafkaJsInstrumentation {
  * routes and hooks, MongoDB, ioredis and kafkajs. Database spans are made only inside a trace, so a
  * background poll does not start traces of its own.
  */
-export function platformInstrumentations(): Instrumentation[] {
+export function platformInstrumentations(env: NodeJS.ProcessEnv = process.env): Instrumentation[] {
+  // The variable OpenTelemetry's Node auto-instrumentation reads: names to leave out, e.g. "fastify,mongodb".
+  const disabled = new Set((env.OTEL_NODE_DISABLED_INSTRUMENTATIONS ?? '').split(',').map((n) => n.trim()));
+  return allInstrumentations()
+    .filter(([name]) => !disabled.has(name))
+    .map(([, make]) => make());
+}
+
+function allInstrumentations(): [string, () => Instrumentation][] {
   return [
-    new HttpInstrumentation({
-      ignoreIncomingRequestHook: (req: IncomingMessage) => isUntracedPath(req.url),
-    }),
-    new UndiciInstrumentation({
-      requireParentforSpans: true,
-      // Runs just before the instrumentation adds the client span's context to the request.
-      requestHook: (span, request) => {
-        if (isSpanContextValid(span.spanContext())) dropTraceContext(request);
-      },
-    }),
-    new FastifyOtelInstrumentation({
-      registerOnInitialization: true,
-      ignorePaths: (route) => isUntracedPath(route.url),
-      // Names the service on its request span, which tells services apart when several run in
-      // one process (tests); in a deployment the resource's service.name does the same.
-      requestHook: (span, request) => {
-        const service = (request.server as unknown as Record<symbol, unknown>)[SERVICE_NAME];
-        if (typeof service === 'string') span.setAttribute('taskmesh.service', service);
-      },
-    }) as unknown as Instrumentation,
-    new MongoDBInstrumentation({ requireParentSpan: true }),
-    new IORedisInstrumentation({ requireParentSpan: true }),
-    new KafkaJsPublishInstrumentation(),
+    ['http', () => new HttpInstrumentation({ ignoreIncomingRequestHook: (req: IncomingMessage) => isUntracedPath(req.url) })],
+    [
+      'undici',
+      () =>
+        new UndiciInstrumentation({
+          requireParentforSpans: true,
+          // Runs just before the instrumentation adds the client span's context to the request.
+          requestHook: (span, request) => {
+            if (isSpanContextValid(span.spanContext())) dropTraceContext(request);
+          },
+        }),
+    ],
+    [
+      'fastify',
+      () =>
+        new FastifyOtelInstrumentation({
+          registerOnInitialization: true,
+          ignorePaths: (route) => isUntracedPath(route.url),
+          // Names the service on its request span, which tells services apart when several run in
+          // one process (tests); in a deployment the resource's service.name does the same.
+          requestHook: (span, request) => {
+            const service = (request.server as unknown as Record<symbol, unknown>)[SERVICE_NAME];
+            if (typeof service === 'string') span.setAttribute('taskmesh.service', service);
+          },
+        }) as unknown as Instrumentation,
+    ],
+    ['mongodb', () => new MongoDBInstrumentation({ requireParentSpan: true })],
+    ['ioredis', () => new IORedisInstrumentation({ requireParentSpan: true })],
+    ['kafkajs', () => new KafkaJsPublishInstrumentation()],
   ];
 }

@@ -1,6 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
+import { platformInstrumentations } from '../src/instrumentations.js';
 import { localSampler } from '../src/sdk.js';
 
 const traceId = 'ab'.repeat(16);
@@ -18,5 +19,16 @@ describe('the sampler of a process that exports nothing', () => {
       SamplingDecision.RECORD_AND_SAMPLED,
     );
     expect(sampler.shouldSample(withParent(TraceFlags.NONE), traceId, 'GET', SpanKind.SERVER, {}, []).decision).toBe(SamplingDecision.NOT_RECORD);
+  });
+});
+
+describe('the platform instrumentations', () => {
+  it('when OTEL_NODE_DISABLED_INSTRUMENTATIONS names some, then those are left out and the others kept', () => {
+    const names = (env: NodeJS.ProcessEnv) => platformInstrumentations(env).map((i) => i.instrumentationName);
+    const all = names({});
+    expect(all).toHaveLength(6);
+    const some = names({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'fastify, mongodb' });
+    expect(some).toHaveLength(4);
+    expect(some.some((n) => /fastify|mongodb/.test(n))).toBe(false);
   });
 });
