@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import { errors } from './errors.js';
 import { StatsRepository } from './domain/stats/stats-repository.js';
 import { statsEvents, statsTopics } from './events/index.js';
-import type { ProcessingHooks } from './events/stats-consumer.js';
+import type { ProcessingHooks } from './events/stats-handler.js';
 import { analyticsRoutes } from './routes/analytics/index.js';
 
 export interface AppOptions {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { StatsRepository } from '../domain/stats/stats-repository.js';
 import { createConsumerMetrics, registerLagGauge } from './metrics.js';
-import { createBatchHandler, type ProcessingHooks } from './stats-consumer.js';
+import { createBatchHandler, type ProcessingHooks } from './stats-handler.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,7 +1,7 @@
 import { bearerSecurity } from '@taskmesh/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { StatsRepository } from '../../domain/stats/stats-repository.js';
-import { AnalyticsResponses, DayCountSchema, OverviewSchema, UserStatsSchema } from './schemas.js';
+import { AnalyticsResponses, DayCountSchema, OverviewSchema, UserStatsSchema } from '../../schemas/analytics.js';
 
 export interface AnalyticsRoutesOptions {
   readonly stats: StatsRepository;

@@ -13,7 +13,7 @@ import {
   type LoginBody,
   type RefreshBody,
   type RegisterBody,
-} from '../../schemas.js';
+} from '../../schemas/auth.js';
 
 export interface AuthRoutesOptions {
   readonly accounts: AccountService;

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { KeyRing } from '../../domain/keys/signing-keys.js';
-import { AuthResponses } from '../../schemas.js';
+import { AuthResponses } from '../../schemas/auth.js';
 
 export interface WellKnownRoutesOptions {
   readonly keys: KeyRing;

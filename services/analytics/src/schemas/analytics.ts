@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { tokenErrors } from '@taskmesh/access-token';
 import { RETRY_AFTER, codesWithStatus, errorResponse, type ResponseSchemas } from '@taskmesh/service-kit';
-import { errors } from '../../errors.js';
+import { errors } from '../errors.js';
 
 const Count = Type.Integer({
   description: 'A count; tasksOpen can dip below zero only while an earlier event is held in the dead-letter topic',

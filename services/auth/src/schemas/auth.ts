@@ -8,9 +8,9 @@ import {
   errorResponse,
   type ResponseSchemas,
 } from '@taskmesh/service-kit';
-import { COMMON_PASSWORDS } from './domain/passwords/common-passwords.js';
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './domain/passwords/password-policy.js';
-import { EMAIL_MAX_LENGTH } from './domain/users/email.js';
+import { COMMON_PASSWORDS } from '../domain/passwords/common-passwords.js';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../domain/passwords/password-policy.js';
+import { EMAIL_MAX_LENGTH } from '../domain/users/email.js';
 
 // Bodies are closed: an unknown field is a 400, never silently dropped.
 const strict = { additionalProperties: false } as const;
