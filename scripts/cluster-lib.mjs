@@ -95,7 +95,10 @@ export function bin(name) {
 function goBuild(cwd, args, log, timeoutMs) {
   return new Promise((resolve, reject) => {
     const out = fs.openSync(log, 'a');
-    const child = spawn('go', ['build', ...args], { cwd, stdio: ['ignore', out, out], env: { ...process.env, GOFLAGS: '-mod=mod -buildvcs=false' } });
+    // At a lower priority: under `npm test` it compiles while the other projects test.
+    const niced = spawnSync('nice', ['-n', '0', 'true']).status === 0;
+    const [cmd, ...argv] = [...(niced ? ['nice', '-n', '10'] : []), 'go', 'build', ...args];
+    const child = spawn(cmd, argv, { cwd, stdio: ['ignore', out, out], env: { ...process.env, GOFLAGS: '-mod=mod -buildvcs=false' } });
     fs.closeSync(out);
     const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
     child.once('error', (err) => {
@@ -141,6 +144,10 @@ export async function ensureKubeBuilt({ timeoutMs = 75 * 60_000 } = {}) {
       await sleep(5000);
     }
     return dir;
+  }
+  if (spawnSync('go', ['version']).error) {
+    fs.rmSync(lock, { recursive: true, force: true });
+    throw new InfraError('kube-build', 'go is not installed: Go 1.24 or newer builds the control plane (e.g. apt-get install golang-go, if new enough)');
   }
   const ticker = setInterval(() => say(`building the control plane (${KUBE_VERSION}, KWOK ${KWOK_VERSION}): ${elapsed(t0)} so far; log ${log}`), 30_000);
   try {
