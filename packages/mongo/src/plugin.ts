@@ -21,6 +21,18 @@ export interface MongoPluginOptions extends MongoSettings {
   readonly poolMetrics?: boolean;
 }
 
+/** The `mongoConfig` fragment of a service's configuration. */
+export interface MongoEnvironment {
+  readonly MONGODB_URI: string;
+  readonly MONGODB_DB: string;
+  readonly MONGODB_MAX_POOL_SIZE: number;
+}
+
+/** The plugin's options from a service's configuration (`mongoConfig`), named `appName` in the server's logs. */
+export function mongoOptionsFrom(config: MongoEnvironment, appName: string): MongoPluginOptions {
+  return { uri: config.MONGODB_URI, dbName: config.MONGODB_DB, maxPoolSize: config.MONGODB_MAX_POOL_SIZE, appName };
+}
+
 /**
  * One MongoClient per process, connected at start, closed in `onClose`, checked in readiness; its
  * transient errors are answered as the service's 503 by the shared error handler.

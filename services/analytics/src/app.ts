@@ -1,7 +1,7 @@
 import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
 import { createServiceApp, openApiPlugin } from '@taskmesh/service-kit';
 import { kafkaPlugin, parseBrokers } from '@taskmesh/kafka';
-import { mongoPlugin } from '@taskmesh/mongo';
+import { mongoOptionsFrom, mongoPlugin } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { errors } from './errors.js';
@@ -38,12 +38,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     title: 'taskmesh analytics',
     description: 'Live statistics kept from the user and task event streams',
   });
-  await app.register(mongoPlugin, {
-    uri: config.MONGODB_URI,
-    dbName: config.MONGODB_DB,
-    maxPoolSize: config.MONGODB_MAX_POOL_SIZE,
-    appName: 'analytics',
-  });
+  await app.register(mongoPlugin, mongoOptionsFrom(config, 'analytics'));
   await app.register(kafkaPlugin, { brokers: parseBrokers(config.KAFKA_BROKERS), clientId: 'analytics' });
   await app.register(accessTokenPlugin, {
     verify: createAccessTokenVerifier({ jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),

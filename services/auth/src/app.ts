@@ -1,7 +1,7 @@
 import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
 import { createServiceApp, openApiPlugin } from '@taskmesh/service-kit';
 import { kafkaPlugin, parseBrokers } from '@taskmesh/kafka';
-import { mongoPlugin } from '@taskmesh/mongo';
+import { mongoOptionsFrom, mongoPlugin } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';
 import { adminEmails, type Config } from './config.js';
 import { loadKeyRing, type KeyRing } from './domain/keys/signing-keys.js';
@@ -43,12 +43,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   app.decorate('keys', keys);
 
   await app.register(openApiPlugin, { title: 'taskmesh auth', description: 'Accounts, sessions and signing keys' });
-  await app.register(mongoPlugin, {
-    uri: config.MONGODB_URI,
-    dbName: config.MONGODB_DB,
-    maxPoolSize: config.MONGODB_MAX_POOL_SIZE,
-    appName: 'auth',
-  });
+  await app.register(mongoPlugin, mongoOptionsFrom(config, 'auth'));
   await app.register(kafkaPlugin, { brokers: parseBrokers(config.KAFKA_BROKERS), clientId: 'auth' });
   // Own tokens are checked against own keys in memory: no HTTP round trip to itself.
   await app.register(accessTokenPlugin, {

@@ -1,6 +1,6 @@
 import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
 import { createServiceApp, openApiPlugin } from '@taskmesh/service-kit';
-import { mongoPlugin } from '@taskmesh/mongo';
+import { mongoOptionsFrom, mongoPlugin } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';
 import type { MongoClient } from 'mongodb';
 import type { Config } from './config.js';
@@ -24,13 +24,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     title: 'taskmesh task service',
     description: "Users' tasks; every route needs a bearer access token.",
   });
-  await app.register(mongoPlugin, {
-    uri: config.MONGODB_URI,
-    dbName: config.MONGODB_DB,
-    maxPoolSize: config.MONGODB_MAX_POOL_SIZE,
-    appName: 'task',
-    ...(opts.mongoClient ? { client: opts.mongoClient } : {}),
-  });
+  await app.register(mongoPlugin, { ...mongoOptionsFrom(config, 'task'), ...(opts.mongoClient ? { client: opts.mongoClient } : {}) });
   await app.register(accessTokenPlugin, {
     verify: createAccessTokenVerifier({ jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
   });
