@@ -4,14 +4,14 @@
 // KWOK simulates the kubelet: pods are scheduled, bound and reported Running/Ready (Jobs' pods
 // Succeeded) without containers, so what is proven is everything the API server, the controllers
 // and the scheduler decide; what containers do is proven on kind in CI (docs/kubernetes.md).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { App, YamlOutputType } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KUBECONFIG, NODE_NAMES, down, ensureNodes, ensureStandIns, kubectl, up } from '../../../scripts/cluster-lib.mjs';
-import { ensureKubectl } from '../../../scripts/kube-tools.mjs';
+import { ensureHelm, ensureKubectl } from '../../../scripts/kube-tools.mjs';
 import { observabilityProps, syncTree } from '../../../infra/src/main.js';
 import { buildPlatform } from '../../../infra/src/platform.js';
 import { SIZES } from '../../../infra/src/sizes.js';
@@ -311,6 +311,27 @@ describe('the ha stack on three simulated nodes', () => {
     const nodes = new Set(getJson(['get', 'pods', '-n', NS]).items.map((p: Obj) => p.spec.nodeName));
     expect(nodes.has(node)).toBe(false);
     kubectl(['uncordon', node]);
+  });
+
+  it('when the Helm chart is rendered with the ha profile and applied as a server-side dry run, then the API server admits every object without a warning', () => {
+    const rendered = spawnSync(ensureHelm(), ['template', 'taskmesh', path.join(REPO, 'charts', 'taskmesh'), '--set', 'profile=ha'], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(rendered.status, rendered.stderr).toBe(0);
+    const file = path.join(os.tmpdir(), `taskmesh-chart-ha-${process.pid}.yaml`);
+    fs.writeFileSync(file, rendered.stdout);
+    try {
+      const { stdout, stderr } = kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=taskmesh', '--force-conflicts', '-f', file], {
+        timeoutMs: 180_000,
+      });
+      expect(complaints(stderr), 'kubectl warnings').toEqual([]);
+      const objects = stdout.trim().split('\n').filter((l) => l.includes('(server dry run)'));
+      console.log(`helm chart (ha): ${objects.length} objects admitted by the API server in a dry run`);
+      expect(objects.length).toBeGreaterThan(50);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   });
 
   it('when the applied NetworkPolicies are read as a table of pod-to-pod edges, then it is exactly the design (docs/kubernetes.md)', () => {
