@@ -79,8 +79,7 @@ export function startTelemetry(opts: TelemetryOptions = {}): Telemetry {
     // would stop at the first service.
     ...(opts.spanProcessors ? { spanProcessors: opts.spanProcessors } : exporting ? {} : { spanProcessors: [new NoopSpanProcessor()] }),
     // Exporting, the sampler is the environment's (OTEL_TRACES_SAMPLER, parent-based always-on
-    // by default). Exporting nothing, recording every span only to drop it cost about a fifth of
-    // a cheap request's CPU: see localSampler.
+    // by default). Exporting nothing, there is no point in recording spans: see localSampler.
     ...(exporting ? {} : { sampler: localSampler() }),
     ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
     ...(env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
