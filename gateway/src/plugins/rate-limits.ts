@@ -1,18 +1,24 @@
+import rateLimit, { type FastifyRateLimitStore, type RateLimitOptions } from '@fastify/rate-limit';
 import '@taskmesh/redis';
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter } from 'prom-client';
 import { BatchedCounter, type Count } from '../domain/batched-counter.js';
 import { errors } from '../errors.js';
 import type { Bucket } from '../routes/public-api.js';
 
-/** A callback-style onRequest hook that counts the request against one bucket, or refuses it. */
-export type Limiter = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
-
 declare module 'fastify' {
   interface FastifyInstance {
-    /** One limiter per bucket, to be placed after `authenticate` where the key is the user. */
-    limiters: Record<Bucket, Limiter>;
+    /**
+     * The `config.rateLimit` of a route counting against `bucket`; the route must also carry
+     * `config.bucket`. Its hook runs after the route's own onRequest hooks (`authenticate` first,
+     * where the key is the user).
+     */
+    rateLimitFor: (bucket: Bucket) => RateLimitOptions;
+  }
+  interface FastifyContextConfig {
+    /** The rate-limit bucket the route counts against (names its metrics and its Redis-down policy). */
+    bucket?: Bucket;
   }
 }
 
@@ -49,16 +55,15 @@ export function waitWording(ms: number): string {
 /**
  * Rate limits counted in Redis so that every gateway replica counts against the same numbers
  * (fixed windows; the counts of one event-loop turn go to Redis in one script call, see
- * {@link BatchedCounter}), with the answers of @fastify/rate-limit in its draft-spec mode:
- * `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`, and `Retry-After` on a 429.
- * The plugin itself was replaced by this callback hook because on every request it ran two async
- * functions and a promise around the store's callback, which the profile showed as a
- * measurable share of the gateway's time; the counting was always the store's.
+ * {@link BatchedCounter}), applied by @fastify/rate-limit: per-route `config.rateLimit` (one per
+ * bucket), its onRequest hook, its draft-spec headers (`RateLimit-Limit`, `RateLimit-Remaining`,
+ * `RateLimit-Reset`, and `Retry-After` on a 429) and `onExceeded`, with the batched counter as
+ * its custom store.
  *
  * When Redis cannot be reached, login and register answer 503 with Retry-After: without a
  * shared count there would be no limit on password guessing. Every other route is let through
- * uncounted, so that a Redis outage does not become an outage of the whole API; the lapse is
- * logged and counted in `gateway_rate_limit_unavailable_total`.
+ * uncounted (`skipOnError`), so that a Redis outage does not become an outage of the whole API;
+ * the lapse is logged and counted in `gateway_rate_limit_unavailable_total`.
  */
 export const rateLimitsPlugin = fp<RateLimitsOptions>(
   async (app: FastifyInstance, opts) => {
@@ -76,42 +81,64 @@ export const rateLimitsPlugin = fp<RateLimitsOptions>(
     });
 
     const counter = new BatchedCounter(app.redis, opts.keyPrefix);
-    const { windowMs } = opts;
+    const failClosed = (bucket: Bucket) => bucket === 'login' || bucket === 'register';
 
-    const limiter = (bucket: Bucket, max: number, key: (request: FastifyRequest) => string, failClosed: boolean): Limiter => {
-      const counted = rejections.labels(bucket);
-      const lapsed = unavailable.labels(bucket);
-      const limit = String(max);
-      return (request, reply, done) => {
-        counter.incr(key(request), windowMs, (err: Error | null, count?: Count) => {
-          if (err !== null || count === undefined) {
-            lapsed.inc();
-            request.log.warn(
-              { err, bucket },
-              failClosed ? 'rate limiter unreachable: refusing' : 'rate limiter unreachable: letting the request through',
-            );
-            if (failClosed) return done(errors.GATEWAY_ERR_RATE_LIMIT_UNAVAILABLE(undefined, { 'retry-after': UNAVAILABLE_RETRY_AFTER }));
-            return done();
-          }
-          const reset = String(Math.ceil(count.ttl / 1000));
-          void reply.header('ratelimit-limit', limit);
-          if (count.current <= max) {
-            void reply.header('ratelimit-remaining', String(max - count.current)).header('ratelimit-reset', reset);
-            return done();
-          }
-          counted.inc();
-          void reply.header('ratelimit-remaining', '0').header('ratelimit-reset', reset).header('retry-after', reset);
-          done(errors.GATEWAY_ERR_RATE_LIMITED(`too many requests; retry in ${waitWording(Number(reset) * 1000)}`));
+    /** The store of one bucket: counts in the batched counter, and applies the Redis-down policy. */
+    class BucketStore implements FastifyRateLimitStore {
+      constructor(private readonly bucket?: Bucket) {}
+
+      incr(key: string, cb: (err: Error | null, count?: Count) => void, timeWindow?: number): void {
+        const bucket = this.bucket;
+        if (bucket === undefined) throw new Error(`rate-limited route without config.bucket (key ${key})`);
+        counter.incr(key, timeWindow ?? opts.windowMs, (err, count) => {
+          if (err === null && count !== undefined) return cb(null, count);
+          unavailable.labels(bucket).inc();
+          const refuse = failClosed(bucket);
+          app.log.warn(
+            { err, bucket },
+            refuse ? 'rate limiter unreachable: refusing' : 'rate limiter unreachable: letting the request through',
+          );
+          // A fail-closed bucket's route answers this error; the others skip it (skipOnError).
+          cb(
+            refuse
+              ? errors.GATEWAY_ERR_RATE_LIMIT_UNAVAILABLE(undefined, { 'retry-after': UNAVAILABLE_RETRY_AFTER })
+              : (err ?? new Error('no count')),
+          );
         });
-      };
-    };
+      }
 
-    app.decorate('limiters', {
-      login: limiter('login', opts.authMax, (r) => `login:${r.ip}`, true),
-      register: limiter('register', opts.authMax, (r) => `register:${r.ip}`, true),
-      anonymous: limiter('anonymous', opts.apiMax, (r) => `ip:${r.ip}`, false),
-      user: limiter('user', opts.apiMax, (r) => `user:${r.principal!.userId}`, false),
+      child(params: unknown): FastifyRateLimitStore {
+        return new BucketStore((params as { routeInfo: { config?: { bucket?: Bucket } } }).routeInfo.config?.bucket);
+      }
+    }
+
+    await app.register(rateLimit, {
+      global: false,
+      enableDraftSpec: true,
+      timeWindow: opts.windowMs,
+      store: BucketStore as unknown as NonNullable<RateLimitOptions['store']>,
     });
+
+    const keys: Record<Bucket, (r: FastifyRequest) => string> = {
+      login: (r) => `login:${r.ip}`,
+      register: (r) => `register:${r.ip}`,
+      anonymous: (r) => `ip:${r.ip}`,
+      user: (r) => `user:${r.principal!.userId}`,
+    };
+    const limits = {} as Record<Bucket, RateLimitOptions>;
+    for (const bucket of Object.keys(keys) as Bucket[]) {
+      const counted = rejections.labels(bucket);
+      limits[bucket] = {
+        max: failClosed(bucket) ? opts.authMax : opts.apiMax,
+        timeWindow: opts.windowMs,
+        keyGenerator: keys[bucket],
+        skipOnError: !failClosed(bucket),
+        onExceeded: () => counted.inc(),
+        errorResponseBuilder: (_request, context) =>
+          errors.GATEWAY_ERR_RATE_LIMITED(`too many requests; retry in ${waitWording(Math.ceil(context.ttl / 1000) * 1000)}`),
+      };
+    }
+    app.decorate('rateLimitFor', (bucket: Bucket) => limits[bucket]);
   },
   { name: 'gateway-rate-limits', dependencies: ['@taskmesh/redis', '@taskmesh/metrics'] },
 );

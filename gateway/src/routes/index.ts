@@ -8,7 +8,8 @@ const isUtf8Json = (contentType: string | undefined) => contentType !== undefine
 
 /**
  * The public routes, each relayed to its upstream after the gateway's own checks:
- * authentication and role (onRequest), then the rate limit, so that a refused request is
+ * authentication and role (onRequest), then the rate limit (@fastify/rate-limit's onRequest hook,
+ * from the route's `config.rateLimit`), so that a refused request is
  * answered before its body is even read. Bodies are relayed as raw bytes, whatever their type:
  * the services parse and validate them and answer 400/415 themselves.
  */
@@ -21,7 +22,6 @@ export async function proxyRoutes(app: FastifyInstance): Promise<void> {
     const onRequest: onRequestHookHandler[] = [];
     if (route.access !== 'public') onRequest.push(app.authenticateHook as onRequestHookHandler);
     if (route.access === 'admin') onRequest.push(app.requireRole('admin') as onRequestHookHandler);
-    onRequest.push(app.limiters[route.bucket] as onRequestHookHandler);
 
     app.route({
       method: route.method,
@@ -31,6 +31,8 @@ export async function proxyRoutes(app: FastifyInstance): Promise<void> {
         tags: [route.upstream],
         ...(route.access === 'public' ? {} : { security: [{ bearerAuth: [] }] }),
       },
+      // @fastify/rate-limit adds its hook after these, so a user's requests count under their id.
+      config: { bucket: route.bucket, rateLimit: app.rateLimitFor(route.bucket) },
       onRequest,
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const forward: ForwardRequest = {
