@@ -11,6 +11,7 @@ import { MongoShardedCluster, type ShardedCollection } from './mongo-sharded-clu
 import { Monitoring, type MonitoringExtension, type PrometheusRuleFile } from './monitoring.js';
 import { TrafficRules } from './network.js';
 import { Redis } from './redis.js';
+import { RESOURCE_RULE, serviceResources } from './service-resources.js';
 import type { Size } from './sizes.js';
 
 export const NAMESPACE = 'taskmesh';
@@ -114,6 +115,8 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     namespace,
     name: 'auth',
     image: `taskmesh/auth:${tag}`,
+    resources: serviceResources('auth'),
+    targetCpuUtilization: RESOURCE_RULE.targetCpuUtilization,
     port: PORTS.auth,
     replicas: size.services,
     config: {
@@ -134,6 +137,8 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     namespace,
     name: 'task',
     image: `taskmesh/task:${tag}`,
+    resources: serviceResources('task'),
+    targetCpuUtilization: RESOURCE_RULE.targetCpuUtilization,
     port: PORTS.task,
     replicas: size.services,
     config: { ...shared, MONGODB_URI: mongo.uri, MONGODB_DB: 'task', KAFKA_BROKERS: kafka.bootstrapServers, JWKS_URL: jwksUrl },
@@ -143,6 +148,8 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     namespace,
     name: 'analytics',
     image: `taskmesh/analytics:${tag}`,
+    resources: serviceResources('analytics'),
+    targetCpuUtilization: RESOURCE_RULE.targetCpuUtilization,
     port: PORTS.analytics,
     replicas: size.services,
     config: { ...shared, MONGODB_URI: mongo.uri, MONGODB_DB: 'analytics', KAFKA_BROKERS: kafka.bootstrapServers, JWKS_URL: jwksUrl },
@@ -151,6 +158,8 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     namespace,
     name: 'gateway',
     image: `taskmesh/gateway:${tag}`,
+    resources: serviceResources('gateway'),
+    targetCpuUtilization: RESOURCE_RULE.targetCpuUtilization,
     port: PORTS.gateway,
     replicas: size.gateway,
     nodePort: NODE_PORTS.gateway,

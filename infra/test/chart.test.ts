@@ -10,6 +10,7 @@ import { ensureTools, KUBERNETES_VERSION } from '../scripts/install-tools.mjs';
 import { chartFiles } from '../src/helm-chart.js';
 import { hashOf } from '../src/http-service.js';
 import { observabilityProps } from '../src/main.js';
+import { type MeasuredService, resourcesFromMeasurements } from '../src/service-resources.js';
 import { find, K8S, type K8sObject, loadObjects, readTree, REPO } from './manifests.js';
 
 const CHART = path.join(REPO, 'charts', 'taskmesh');
@@ -122,9 +123,14 @@ describe('values', () => {
     );
     expect(find(objects, 'HorizontalPodAutoscaler', 'task').spec).toMatchObject({ minReplicas: 5, maxReplicas: 8 });
     expect(find(objects, 'HorizontalPodAutoscaler', 'gateway').spec).toMatchObject({ minReplicas: 3, maxReplicas: 10 });
-    expect(container(objects, 'task').resources.requests).toEqual({ cpu: '250m', memory: '128Mi', 'ephemeral-storage': '64Mi' });
+    const measured = (name: MeasuredService) => resourcesFromMeasurements(name);
+    expect(container(objects, 'task').resources.requests).toEqual({
+      cpu: '250m',
+      memory: `${measured('task').memoryRequestMiB}Mi`,
+      'ephemeral-storage': '64Mi',
+    });
     expect(container(objects, 'task').resources.limits.cpu).toBe(1);
-    expect(container(objects, 'auth').resources.requests.cpu).toBe('100m');
+    expect(container(objects, 'auth').resources.requests.cpu).toBe(`${measured('auth').cpuRequestMillicores}m`);
   });
 
   it('when the gateway Service type changes, then nodePort goes with NodePort and LoadBalancer only', () => {
