@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema, type TString } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 export class ConfigError extends Error {
@@ -64,10 +64,16 @@ export const mongoConfig = (database: string) => ({
   MONGODB_STARTUP_WAIT_MS: Type.Integer({ minimum: 0, default: 120000 }),
 });
 
-/** Comma-separated `host:port` list of bootstrap brokers. */
-export const kafkaConfig = () => ({
-  KAFKA_BROKERS: Type.String({ minLength: 1, default: '127.0.0.1:9092' }),
-});
+/**
+ * `KAFKA_BROKERS`, a comma-separated `host:port` list of bootstrap brokers, and one setting per
+ * topic the service reads or writes, named by the keys of `topics` and defaulting to their values
+ * (the project's topic; tests point it at a topic of their own).
+ */
+export function kafkaConfig<const K extends string = never>(topics: Readonly<Record<K, string>> = {} as Record<K, string>) {
+  const topicSettings = {} as Record<K, TString>;
+  for (const [name, topic] of Object.entries(topics) as [K, string][]) topicSettings[name] = Type.String({ minLength: 1, default: topic });
+  return { KAFKA_BROKERS: Type.String({ minLength: 1, default: '127.0.0.1:9092' }), ...topicSettings };
+}
 
 /** Where auth publishes its keys, and the claims every access token must carry. */
 export const tokenVerifierConfig = () => ({

@@ -21,7 +21,7 @@ export {
   type ShutdownOptions,
   type WaitForOptions,
 } from './shutdown.js';
-export { installStrictValidation } from './validation.js';
+export { CLOSED, installStrictValidation } from './validation.js';
 export { ConfigError, LogLevelSchema, kafkaConfig, loadConfig, mongoConfig, serverConfig, tokenVerifierConfig } from './config.js';
 export { traceLogFields, SERVICE_NAME } from './trace-context.js';
 export {

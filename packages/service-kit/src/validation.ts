@@ -8,6 +8,12 @@ const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormat
   ajv: Ajv,
 ) => Ajv;
 
+/**
+ * The options of a closed object schema: a field the schema does not name is a 400, never silently
+ * dropped (`Type.Object({ ... }, CLOSED)` or `{ ...CLOSED, examples }`).
+ */
+export const CLOSED = { additionalProperties: false } as const;
+
 const base: Options = {
   // Unknown fields are rejected, never silently stripped: a client that sends `ownerId` learns it.
   removeAdditional: false,

@@ -10,7 +10,11 @@ const Schema = Type.Object({
 
 describe('loadConfig', () => {
   it('when variables are set, then they are converted to the schema types and defaults fill the rest', () => {
-    expect(loadConfig(Schema, { PORT: '8080', SIGNING_KEY: '0123456789' })).toEqual({ PORT: 8080, DEBUG: false, SIGNING_KEY: '0123456789' });
+    expect(loadConfig(Schema, { PORT: '8080', SIGNING_KEY: '0123456789' })).toEqual({
+      PORT: 8080,
+      DEBUG: false,
+      SIGNING_KEY: '0123456789',
+    });
   });
 
   it('when a variable is invalid or missing, then every problem is named and secrets are not shown', () => {
@@ -43,5 +47,16 @@ describe('shared config fragments', () => {
     });
     expect(() => loadConfig(schema, { LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
     expect(() => loadConfig(schema, { MONGODB_MAX_POOL_SIZE: '0' })).toThrow(/MONGODB_MAX_POOL_SIZE/);
+  });
+
+  it('when kafkaConfig is given topics, then each is a setting of its own, defaulting to the named topic when unset or empty', async () => {
+    const { kafkaConfig } = await import('../src/index.js');
+    const schema = Type.Object(kafkaConfig({ USER_EVENTS_TOPIC: 'user-events', TASK_EVENTS_TOPIC: 'task-events' }));
+    expect(loadConfig(schema, { TASK_EVENTS_TOPIC: 'task-events-test' })).toEqual({
+      KAFKA_BROKERS: '127.0.0.1:9092',
+      USER_EVENTS_TOPIC: 'user-events',
+      TASK_EVENTS_TOPIC: 'task-events-test',
+    });
+    expect(loadConfig(schema, { USER_EVENTS_TOPIC: '' }).USER_EVENTS_TOPIC).toBe('user-events');
   });
 });

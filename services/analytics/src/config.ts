@@ -6,12 +6,9 @@ import { TOPICS } from '@taskmesh/events';
 export const ConfigSchema = Type.Object({
   ...serverConfig(3003),
   ...mongoConfig('analytics'),
-  ...kafkaConfig(),
+  // Where auth publishes user events, and where task publishes task events.
+  ...kafkaConfig({ USER_EVENTS_TOPIC: TOPICS.userEvents, TASK_EVENTS_TOPIC: TOPICS.taskEvents }),
   ...tokenVerifierConfig(),
-  /** Where auth publishes user events; tests point it at a topic of their own. */
-  USER_EVENTS_TOPIC: Type.String({ minLength: 1, default: TOPICS.userEvents }),
-  /** Where task publishes task events. */
-  TASK_EVENTS_TOPIC: Type.String({ minLength: 1, default: TOPICS.taskEvents }),
   /** The consumer group; its retry and dead-letter topics are named after it (`<group>.retry`, `<group>.dlq`). */
   KAFKA_GROUP_ID: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$', default: 'analytics' }),
   /** Partitions of the source topics when this service is the one creating them. */

@@ -9,10 +9,9 @@ export const LOCAL_CURSOR_SECRET = 'local-only-cursor-secret-change-me-000000';
 export const ConfigSchema = Type.Object({
   ...serverConfig(3002),
   ...mongoConfig('task'),
-  ...kafkaConfig(),
+  // Where task events go.
+  ...kafkaConfig({ TASK_EVENTS_TOPIC: TOPICS.taskEvents }),
   ...tokenVerifierConfig(),
-  /** Where task events go; tests point it at a topic of their own. */
-  TASK_EVENTS_TOPIC: Type.String({ minLength: 1, default: TOPICS.taskEvents }),
   /** Signs list cursors, so that a cursor we did not issue is refused. */
   CURSOR_SECRET: Type.String({ minLength: 32, default: LOCAL_CURSOR_SECRET }),
   /** How often an idle relay looks for owners with pending events. */

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { tokenErrors } from '@taskmesh/access-token';
 import {
+  CLOSED,
   REQUEST_ERROR_CODES,
   RETRY_AFTER,
   bodyErrorResponses,
@@ -11,9 +12,6 @@ import {
 import { COMMON_PASSWORDS } from '../domain/passwords/common-passwords.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../domain/passwords/password-policy.js';
 import { EMAIL_MAX_LENGTH } from '../domain/users/email.js';
-
-// Bodies are closed: an unknown field is a 400, never silently dropped.
-const strict = { additionalProperties: false } as const;
 
 /** What `String.prototype.trim` removes: the address is trimmed before it is checked. */
 const TRIMMED = '[\\t\\n\\x0b\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*';
@@ -69,18 +67,18 @@ export const RegisterBodySchema = Type.Object(
       description: PASSWORD_POLICY,
     }),
   },
-  { ...strict, examples: [{ email: 'ada@example.com', password: 'correct horse battery' }] },
+  { ...CLOSED, examples: [{ email: 'ada@example.com', password: 'correct horse battery' }] },
 );
 export type RegisterBody = Static<typeof RegisterBodySchema>;
 
 /** Any length up to the cap: a wrong password of any length is simply wrong (401). */
 export const LoginBodySchema = Type.Object(
   { email: LoginEmail, password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }) },
-  { ...strict, examples: [{ email: 'ada@example.com', password: 'correct horse battery' }] },
+  { ...CLOSED, examples: [{ email: 'ada@example.com', password: 'correct horse battery' }] },
 );
 export type LoginBody = Static<typeof LoginBodySchema>;
 
-export const RefreshBodySchema = Type.Object({ refreshToken: RefreshToken }, strict);
+export const RefreshBodySchema = Type.Object({ refreshToken: RefreshToken }, CLOSED);
 export type RefreshBody = Static<typeof RefreshBodySchema>;
 
 export const UserSchema = Type.Object(
@@ -91,7 +89,7 @@ export const UserSchema = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
   },
   {
-    ...strict,
+    ...CLOSED,
     examples: [
       { id: '0b8e1a52-8d1e-4c55-9a51-6a3f0c1f7d2e', email: 'ada@example.com', role: 'user', createdAt: '2026-12-01T09:00:00.000Z' },
     ],
@@ -106,7 +104,7 @@ export const TokenPairSchema = Type.Object(
     expiresIn: Type.Integer({ description: 'seconds until the access token expires' }),
   },
   {
-    ...strict,
+    ...CLOSED,
     examples: [
       {
         accessToken: 'eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCIsImtpZCI6Ii4uLiJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl',

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { tokenErrors } from '@taskmesh/access-token';
 import { TaskStatusSchema } from '@taskmesh/events';
 import {
+  CLOSED,
   REQUEST_ERROR_CODES,
   RETRY_AFTER,
   bodyErrorResponses,
@@ -9,8 +10,6 @@ import {
   errorResponse,
   type ResponseSchemas,
 } from '@taskmesh/service-kit';
-
-const strict = { additionalProperties: false } as const;
 
 const ENTITY_TAG = '(?:W/)?"[\\x21\\x23-\\x2b\\x2d-\\x7e]*"';
 
@@ -59,7 +58,7 @@ export const TaskSchema = Type.Object(
     version: Type.Integer({ minimum: 1, description: 'increases with every change; the ETag carries it' }),
   },
   {
-    ...strict,
+    ...CLOSED,
     examples: [
       {
         id: '665f1c2e9b1d4a0012345678',
@@ -91,7 +90,7 @@ export const CreateTaskSchema = Type.Object(
     tags: Type.Optional(Tags),
   },
   {
-    ...strict,
+    ...CLOSED,
     examples: [
       { title: 'write the report', description: 'two pages, with the figures', dueAt: '2026-12-24T17:00:00.000Z', tags: ['work'] },
     ],
@@ -107,7 +106,7 @@ export const UpdateTaskSchema = Type.Object(
     dueAt: Type.Optional(NullableDateTime),
     tags: Type.Optional(Tags),
   },
-  { ...strict, minProperties: 1, examples: [{ status: 'done' }] },
+  { ...CLOSED, minProperties: 1, examples: [{ status: 'done' }] },
 );
 export type UpdateTask = Static<typeof UpdateTaskSchema>;
 
@@ -139,7 +138,7 @@ export const ListQuerySchema = Type.Object(
       }),
     ),
   },
-  strict,
+  CLOSED,
 );
 export type ListQuery = Static<typeof ListQuerySchema>;
 
@@ -149,7 +148,7 @@ export const TaskPageSchema = Type.Object(
     nextCursor: Type.Union([Type.String({ pattern: CURSOR_PATTERN }), Type.Null()], { description: 'null on the last page' }),
   },
   {
-    ...strict,
+    ...CLOSED,
     examples: [
       {
         items: TaskSchema.examples as unknown[],
@@ -159,7 +158,7 @@ export const TaskPageSchema = Type.Object(
   },
 );
 
-export const IdParamsSchema = Type.Object({ id: TaskIdSchema }, strict);
+export const IdParamsSchema = Type.Object({ id: TaskIdSchema }, CLOSED);
 export type IdParams = Static<typeof IdParamsSchema>;
 
 export const CreateHeadersSchema = Type.Object({
