@@ -234,6 +234,7 @@ describe('the public OpenAPI document', () => {
   });
 
   it("when a client is generated from /docs/json with openapi-typescript, then the smoke script's calls type-check, and wrong ones do not", async () => {
+    fs.mkdirSync(path.join(root, 'node_modules', '.cache'), { recursive: true });
     const dir = fs.mkdtempSync(path.join(root, 'node_modules', '.cache', 'api-client-'));
     try {
       const ast = await openapiTS(doc as never);

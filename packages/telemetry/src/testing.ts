@@ -65,7 +65,10 @@ export function startTestTelemetry(opts: { serviceName?: string } = {}): Promise
         for (;;) {
           const found = spans().find(match);
           if (found) return found;
-          if (Date.now() > deadline) throw new Error(`no matching span within ${timeoutMs} ms (${spans().length} spans finished)`);
+          if (Date.now() > deadline) {
+            const names = [...new Set(spans().map((s) => s.name))].join(', ');
+            throw new Error(`no matching span within ${timeoutMs} ms (${spans().length} spans finished: ${names})`);
+          }
           await new Promise((r) => setTimeout(r, 50));
         }
       },
