@@ -652,7 +652,7 @@ export function chartFiles(props: Omit<PlatformProps, 'size'>): Map<string, stri
         type: 'application',
         version: tag,
         appVersion: tag,
-        kubeVersion: '>=1.28.0-0',
+        kubeVersion: '>=1.33.0-0',
         keywords: ['fastify', 'kafka', 'mongodb', 'microservices'],
       },
       { version: '1.1' },

@@ -248,7 +248,7 @@ describe('values', () => {
     expect(quiet.filter((o) => o.metadata.name.startsWith('allow-external')).map(keyOf)).toEqual([]);
   });
 
-  it('when rendered with values other than the defaults, then every object is still valid for Kubernetes 1.28', () => {
+  it(`when rendered with values other than the defaults, then every object is still valid for Kubernetes ${KUBERNETES_VERSION}`, () => {
     const tools = ensureTools() as { kubeconform: string; kubernetesSchemas: string };
     const variants = {
       'external.yaml': [
