@@ -59,6 +59,14 @@ export function redisPing(port: number, host?: string, timeoutMs?: number): Prom
 export function kafkaMetadataOk(brokers: string, timeoutMs?: number): Promise<boolean>;
 export function mongoPing(uri: string, timeoutMs?: number): Promise<boolean>;
 
+export function processAlive(pid: number): boolean;
+/** Time since `t0` as people read it: `42s`, `3m07s`. */
+export function elapsed(t0: number): string;
+/** Runs `build` as the only builder of one cache entry (a lock folder holding the builder's pid); others wait for `done()`. */
+export function buildOnce(
+  lockPath: string,
+  opts: { component: string; done: () => boolean; build: () => Promise<void>; timeoutMs: number; logFile?: string },
+): Promise<void>;
 export function ensureRedisInstalled(): string;
 export function ensureKafkaInstalled(): string;
 export function ensureMongoInstalled(opts?: { timeoutMs?: number }): Promise<string>;

@@ -92,7 +92,7 @@ export function freePort() {
   });
 }
 
-function processAlive(pid) {
+export function processAlive(pid) {
   try {
     process.kill(pid, 0);
     return true;
@@ -207,10 +207,60 @@ function cargoBin() {
   return which('cargo') ?? (fs.existsSync(path.join(home, 'bin', 'cargo')) ? path.join(home, 'bin', 'cargo') : undefined);
 }
 
-const elapsed = (t0) => {
+/** Time since `t0` as people read it: `42s`, `3m07s`. */
+export const elapsed = (t0) => {
   const s = Math.round((Date.now() - t0) / 1000);
-  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 };
+
+/**
+ * Runs `build` as the only builder of one cache entry, so that parallel test projects or a second
+ * `npm start` never build it twice: the lock is a folder holding the builder's pid. A caller that
+ * finds a live builder says so once and waits (bounded) until `done()`; a lock left by a builder
+ * that was killed is taken over.
+ * @param {string} lockPath
+ * @param {{ component: string, done: () => boolean, build: () => Promise<void>, timeoutMs: number, logFile?: string }} opts
+ */
+export async function buildOnce(lockPath, { component, done, build, timeoutMs, logFile }) {
+  if (done()) return;
+  fs.mkdirSync(path.dirname(lockPath), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  let told = false;
+  for (;;) {
+    try {
+      fs.mkdirSync(lockPath);
+      fs.writeFileSync(path.join(lockPath, 'pid'), `${process.pid}\n`);
+      break;
+    } catch (err) {
+      if (/** @type {NodeJS.ErrnoException} */ (err).code !== 'EEXIST') throw err;
+    }
+    let holder = 0;
+    try {
+      holder = Number(fs.readFileSync(path.join(lockPath, 'pid'), 'utf8').trim());
+    } catch {
+      /* taken an instant ago, pid not written yet; or left by a killed builder */
+    }
+    const age = Date.now() - (fs.statSync(lockPath, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+    if (holder > 0 ? !processAlive(holder) : age > 10_000) {
+      fs.rmSync(lockPath, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new InfraError(component, `another build (pid ${holder}) did not finish within ${Math.round(timeoutMs / 60_000)} min`, logFile);
+    }
+    if (holder > 0 && !told) {
+      say(`${component}: another process (pid ${holder}) is building it; waiting${logFile ? ` (log: ${logFile})` : ''}`);
+      told = true;
+    }
+    await sleep(holder > 0 ? 1000 : 200);
+    if (done()) return;
+  }
+  try {
+    if (!done()) await build();
+  } finally {
+    fs.rmSync(lockPath, { recursive: true, force: true });
+  }
+}
 
 /**
  * Builds `secantusd-rs` once into the cache with `cargo install` (exact version, the crate's own
@@ -224,61 +274,46 @@ export async function ensureMongoInstalled({ timeoutMs = 45 * 60_000 } = {}) {
   for (const tool of ['cc', 'cmake']) {
     if (!which(tool)) throw new InfraError('mongodb', `${tool} is not installed: it builds WiredTiger, the storage engine of the local MongoDB-wire server (\`apt-get install -y build-essential cmake\`)`);
   }
-  fs.mkdirSync(CACHE_DIR, { recursive: true });
-  const lock = `${SECANTUS_ROOT}.lock`;
   const logFile = `${SECANTUS_ROOT}.build.log`;
+  await buildOnce(`${SECANTUS_ROOT}.lock`, {
+    component: 'mongodb',
+    logFile,
+    timeoutMs,
+    done: () => fs.existsSync(SECANTUS_BIN),
+    build: () => buildSecantus(cargo, logFile, timeoutMs),
+  });
+  return SECANTUS_BIN;
+}
+
+async function buildSecantus(cargo, logFile, timeoutMs) {
   const t0 = Date.now();
-  // One builder at a time: the lock folder holds the builder's pid.
-  for (;;) {
-    try {
-      fs.mkdirSync(lock);
-      fs.writeFileSync(path.join(lock, 'pid'), `${process.pid}\n`);
-      break;
-    } catch {
-      const owner = readPid(path.join(lock, 'pid'));
-      if (!owner) {
-        fs.rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() - t0 > timeoutMs) throw new InfraError('mongodb', `another build (pid ${owner}) did not finish within ${Math.round(timeoutMs / 60_000)} min`, logFile);
-      if ((Date.now() - t0) % 30_000 < 1000) say(`mongodb: waiting for the build of secantusd-rs under way in pid ${owner} (${elapsed(t0)})...`);
-      await sleep(1000);
-      if (fs.existsSync(SECANTUS_BIN)) return SECANTUS_BIN;
-    }
-  }
-  try {
-    if (fs.existsSync(SECANTUS_BIN)) return SECANTUS_BIN;
-    say(`mongodb: building secantusd-rs ${SECANTUS_VERSION} (crate secantus-mdb, WiredTiger storage) into ${SECANTUS_ROOT} (once; about 10-15 minutes on 2 cores; log: ${logFile})...`);
-    const staging = `${SECANTUS_ROOT}.${process.pid}.tmp`;
+  say(`mongodb: building secantusd-rs ${SECANTUS_VERSION} (crate secantus-mdb, WiredTiger storage) into ${SECANTUS_ROOT} (once; minutes on 2 cores; log: ${logFile})...`);
+  const staging = `${SECANTUS_ROOT}.${process.pid}.tmp`;
+  fs.rmSync(staging, { recursive: true, force: true });
+  const log = fs.openSync(logFile, 'w');
+  // --ignore-rust-version: the crate declares a newer Rust than it needs; it builds and runs on 1.95.
+  const child = spawn(cargo, ['install', 'secantus-mdb', '--version', SECANTUS_VERSION, '--locked', '--ignore-rust-version', '--root', staging], {
+    stdio: ['ignore', log, log],
+    env: { ...process.env, CARGO_TERM_COLOR: 'never', CARGO_TERM_PROGRESS_WHEN: 'never' },
+  });
+  fs.closeSync(log);
+  const ticker = setInterval(() => {
+    const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+    const compiled = text.match(/^\s*Compiling /gm)?.length ?? 0;
+    const last = text.trimEnd().split('\n').at(-1)?.trim() ?? '';
+    say(`mongodb: building secantusd-rs, ${elapsed(t0)} elapsed, ${compiled} crates compiled (${last.slice(0, 80)})`);
+  }, 20_000);
+  const killer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+  const code = await new Promise((resolve) => child.once('exit', (c, sig) => resolve(c ?? sig)));
+  clearInterval(ticker);
+  clearTimeout(killer);
+  if (code !== 0 || !fs.existsSync(path.join(staging, 'bin', 'secantusd-rs'))) {
     fs.rmSync(staging, { recursive: true, force: true });
-    const log = fs.openSync(logFile, 'w');
-    // --ignore-rust-version: the crate declares a newer Rust than it needs; it builds and runs on 1.95.
-    const child = spawn(cargo, ['install', 'secantus-mdb', '--version', SECANTUS_VERSION, '--locked', '--ignore-rust-version', '--root', staging], {
-      stdio: ['ignore', log, log],
-      env: { ...process.env, CARGO_TERM_COLOR: 'never', CARGO_TERM_PROGRESS_WHEN: 'never' },
-    });
-    fs.closeSync(log);
-    const ticker = setInterval(() => {
-      const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
-      const compiled = text.match(/^\s*Compiling /gm)?.length ?? 0;
-      const last = text.trimEnd().split('\n').at(-1)?.trim() ?? '';
-      say(`mongodb: building secantusd-rs, ${elapsed(t0)} elapsed, ${compiled} crates compiled (${last.slice(0, 80)})`);
-    }, 20_000);
-    const killer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    const code = await new Promise((resolve) => child.once('exit', (c, sig) => resolve(c ?? sig)));
-    clearInterval(ticker);
-    clearTimeout(killer);
-    if (code !== 0 || !fs.existsSync(path.join(staging, 'bin', 'secantusd-rs'))) {
-      fs.rmSync(staging, { recursive: true, force: true });
-      throw new InfraError('mongodb', `\`cargo install secantus-mdb --version ${SECANTUS_VERSION}\` failed (exit ${code}) after ${elapsed(t0)}`, logFile);
-    }
-    fs.rmSync(SECANTUS_ROOT, { recursive: true, force: true });
-    fs.renameSync(staging, SECANTUS_ROOT);
-    say(`mongodb: secantusd-rs built in ${elapsed(t0)}`);
-    return SECANTUS_BIN;
-  } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
+    throw new InfraError('mongodb', `\`cargo install secantus-mdb --version ${SECANTUS_VERSION}\` failed (exit ${code}) after ${elapsed(t0)}`, logFile);
   }
+  fs.rmSync(SECANTUS_ROOT, { recursive: true, force: true });
+  fs.renameSync(staging, SECANTUS_ROOT);
+  say(`mongodb: secantusd-rs built in ${elapsed(t0)}`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CACHE_DIR, InfraError, instance, launch, startManaged, stopInstance } from './infra-lib.mjs';
+import { CACHE_DIR, InfraError, buildOnce, elapsed, instance, launch, processAlive, startManaged, stopInstance } from './infra-lib.mjs';
 
 export const PROMETHEUS_MODULE = 'github.com/prometheus/prometheus';
 /** Prometheus 3.x releases are tagged v0.3XX.Y in the Go module: v0.316.0 is Prometheus 3.16.0. */
@@ -36,58 +36,9 @@ const STAMP = path.join(PROMETHEUS_HOME, '.complete');
 const LOCK = path.join(CACHE_DIR, `prometheus-${PROMETHEUS_MODULE_VERSION}.lock`);
 
 const say = (msg) => process.stderr.write(`[infra] ${msg}\n`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const elapsed = (t0) => {
-  const s = Math.round((Date.now() - t0) / 1000);
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-};
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function installed() {
   return fs.existsSync(STAMP) && fs.existsSync(PROMETHEUS_BIN) && fs.existsSync(PROMTOOL_BIN);
-}
-
-/** Takes the build lock, or waits (bounded) for whoever holds it; false when they finished the job. */
-async function lock(deadline) {
-  fs.mkdirSync(CACHE_DIR, { recursive: true });
-  let told = false;
-  for (;;) {
-    try {
-      fs.mkdirSync(LOCK);
-      fs.writeFileSync(path.join(LOCK, 'pid'), `${process.pid}\n`);
-      return true;
-    } catch (err) {
-      if (err.code !== 'EEXIST') throw err;
-    }
-    let holder = 0;
-    try {
-      holder = Number(fs.readFileSync(path.join(LOCK, 'pid'), 'utf8').trim());
-    } catch {
-      /* taken an instant ago, pid not written yet; or left by a killed build */
-    }
-    const age = Date.now() - (fs.statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? 0);
-    if (holder ? !alive(holder) : age > 10_000) {
-      fs.rmSync(LOCK, { recursive: true, force: true }); // left by a build that was killed
-      continue;
-    }
-    if (!holder) {
-      await sleep(200);
-      continue;
-    }
-    if (!told) say(`prometheus: another process (pid ${holder}) is building it; waiting (log: ${PROMETHEUS_BUILD_LOG})`);
-    told = true;
-    if (Date.now() > deadline) throw new InfraError('prometheus', `gave up waiting for the build of pid ${holder}`, PROMETHEUS_BUILD_LOG);
-    await sleep(1000);
-    if (installed()) return false;
-  }
 }
 
 /**
@@ -107,14 +58,8 @@ export async function ensurePrometheusInstalled({ timeoutMs = 30 * 60_000 } = {}
     );
   }
   const deadline = Date.now() + timeoutMs;
-  if (!(await lock(deadline))) return result;
-  try {
-    if (installed()) return result;
-    await build(deadline);
-    return result;
-  } finally {
-    fs.rmSync(LOCK, { recursive: true, force: true });
-  }
+  await buildOnce(LOCK, { component: 'prometheus', done: installed, build: () => build(deadline), timeoutMs, logFile: PROMETHEUS_BUILD_LOG });
+  return result;
 }
 
 async function build(deadline) {
@@ -326,7 +271,7 @@ export async function startPrometheus({ port = 9090, config, ruleFiles, owner, t
 function pidIn(file) {
   try {
     const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return pid > 0 && alive(pid) ? pid : undefined;
+    return pid > 0 && processAlive(pid) ? pid : undefined;
   } catch {
     return undefined;
   }

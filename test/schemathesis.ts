@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CACHE_DIR } from '../scripts/infra-lib.mjs';
+import { CACHE_DIR, buildOnce, elapsed } from '../scripts/infra-lib.mjs';
 
 export const SCHEMATHESIS_VERSION = '4.32.5';
 
@@ -15,8 +15,6 @@ const MARKER = path.join(ROOT, '.installed');
 const LOG = `${ROOT}.install.log`;
 
 const say = (msg: string) => process.stderr.write(`[schemathesis] ${msg}\n`);
-const elapsed = (t0: number) => `${Math.round((Date.now() - t0) / 1000)} s`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function tail(file: string, lines = 15): string {
   try {
@@ -40,15 +38,6 @@ function python(): string {
   throw new Error(
     'schemathesis: Python 3.9 or newer with the venv module is needed to install it (`apt-get install -y python3 python3-venv`)',
   );
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function step(cmd: string, args: string[], logFd: number, timeoutMs: number): Promise<number | string> {
@@ -87,75 +76,56 @@ export async function ensureSchemathesis({ timeoutMs = 10 * 60_000 } = {}): Prom
   if (fs.existsSync(MARKER) && fs.existsSync(BIN)) return BIN;
   const py = python();
   fs.mkdirSync(CACHE_DIR, { recursive: true });
-  const lock = `${ROOT}.lock`;
   const t0 = Date.now();
-  for (;;) {
-    try {
-      fs.mkdirSync(lock);
-      fs.writeFileSync(path.join(lock, 'pid'), `${process.pid}\n`);
-      break;
-    } catch {
-      let owner = 0;
-      try {
-        owner = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8').trim());
-      } catch {
-        // The other installer made the folder and has not written its pid yet.
-        await sleep(200);
-        continue;
-      }
-      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
-        fs.rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() - t0 > timeoutMs)
-        throw new Error(`schemathesis: another install (pid ${owner}) did not finish within ${timeoutMs / 60_000} min\n  log: ${LOG}`);
-      await sleep(1000);
-    }
-  }
+  await buildOnce(`${ROOT}.lock`, {
+    component: 'schemathesis',
+    logFile: LOG,
+    timeoutMs,
+    done: () => fs.existsSync(MARKER) && fs.existsSync(BIN),
+    build: () => install(py, t0, timeoutMs),
+  });
+  return BIN;
+}
+
+async function install(py: string, t0: number, timeoutMs: number): Promise<void> {
+  say(`installing schemathesis ${SCHEMATHESIS_VERSION} from PyPI into ${ROOT} (once; log: ${LOG})...`);
+  fs.rmSync(ROOT, { recursive: true, force: true });
+  const log = fs.openSync(LOG, 'w');
+  const ticker = setInterval(
+    () =>
+      say(
+        `still installing, ${elapsed(t0)} elapsed (${tail(LOG, 1)
+          .replace(/^\s*\|\s*/, '')
+          .slice(0, 100)})`,
+      ),
+    15_000,
+  );
   try {
-    if (fs.existsSync(MARKER) && fs.existsSync(BIN)) return BIN;
-    say(`installing schemathesis ${SCHEMATHESIS_VERSION} from PyPI into ${ROOT} (once; log: ${LOG})...`);
-    fs.rmSync(ROOT, { recursive: true, force: true });
-    const log = fs.openSync(LOG, 'w');
-    const ticker = setInterval(
-      () =>
-        say(
-          `still installing, ${elapsed(t0)} elapsed (${tail(LOG, 1)
-            .replace(/^\s*\|\s*/, '')
-            .slice(0, 100)})`,
-        ),
-      15_000,
+    const venv = await step(py, ['-m', 'venv', ROOT], log, timeoutMs);
+    if (venv !== 0) throw new Error(`schemathesis: \`${py} -m venv ${ROOT}\` failed (${venv})\n  log: ${LOG}\n${tail(LOG)}`);
+    const pip = await step(
+      path.join(ROOT, 'bin', 'pip'),
+      ['install', `schemathesis==${SCHEMATHESIS_VERSION}`],
+      log,
+      timeoutMs - (Date.now() - t0),
     );
-    try {
-      const venv = await step(py, ['-m', 'venv', ROOT], log, timeoutMs);
-      if (venv !== 0) throw new Error(`schemathesis: \`${py} -m venv ${ROOT}\` failed (${venv})\n  log: ${LOG}\n${tail(LOG)}`);
-      const pip = await step(
-        path.join(ROOT, 'bin', 'pip'),
-        ['install', `schemathesis==${SCHEMATHESIS_VERSION}`],
-        log,
-        timeoutMs - (Date.now() - t0),
-      );
-      if (pip !== 0) {
-        throw new Error(
-          `schemathesis: \`pip install schemathesis==${SCHEMATHESIS_VERSION}\` failed (${pip}) after ${elapsed(t0)}\n  log: ${LOG}\n${tail(LOG)}`,
-        );
-      }
-    } finally {
-      clearInterval(ticker);
-      fs.closeSync(log);
-    }
-    const version = spawnSync(BIN, ['--version'], { encoding: 'utf8' });
-    if (version.status !== 0 || !version.stdout.includes(SCHEMATHESIS_VERSION)) {
+    if (pip !== 0) {
       throw new Error(
-        `schemathesis: the installed \`st --version\` answered ${JSON.stringify(version.stdout || version.stderr)}\n  log: ${LOG}`,
+        `schemathesis: \`pip install schemathesis==${SCHEMATHESIS_VERSION}\` failed (${pip}) after ${elapsed(t0)}\n  log: ${LOG}\n${tail(LOG)}`,
       );
     }
-    fs.writeFileSync(MARKER, `${SCHEMATHESIS_VERSION}\n`);
-    say(`schemathesis ${SCHEMATHESIS_VERSION} installed in ${elapsed(t0)}`);
-    return BIN;
   } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
+    clearInterval(ticker);
+    fs.closeSync(log);
   }
+  const version = spawnSync(BIN, ['--version'], { encoding: 'utf8' });
+  if (version.status !== 0 || !version.stdout.includes(SCHEMATHESIS_VERSION)) {
+    throw new Error(
+      `schemathesis: the installed \`st --version\` answered ${JSON.stringify(version.stdout || version.stderr)}\n  log: ${LOG}`,
+    );
+  }
+  fs.writeFileSync(MARKER, `${SCHEMATHESIS_VERSION}\n`);
+  say(`schemathesis ${SCHEMATHESIS_VERSION} installed in ${elapsed(t0)}`);
 }
 
 /** The parts of schemathesis' JSON report the test reads. */
