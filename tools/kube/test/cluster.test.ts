@@ -98,7 +98,9 @@ async function waitHpasAtMinimum(timeoutMs: number): Promise<void> {
   const t0 = Date.now();
   for (;;) {
     const hpas: Obj[] = getJson(['get', 'hpa', '-n', NS]).items;
-    const low = hpas.filter((h) => (h.status?.currentReplicas ?? 0) < h.spec.minReplicas || (h.status?.desiredReplicas ?? 0) < h.spec.minReplicas);
+    const low = hpas.filter(
+      (h) => (h.status?.currentReplicas ?? 0) < h.spec.minReplicas || (h.status?.desiredReplicas ?? 0) < h.spec.minReplicas,
+    );
     if (hpas.length > 0 && low.length === 0) break;
     if (Date.now() - t0 > timeoutMs) throw new Error(`HPAs below their minimum: ${low.map((h) => h.metadata.name).join(', ')}`);
     await sleep(1000);
@@ -171,9 +173,17 @@ describe('the laptop stack on the local control plane', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskmesh-cluster-synth-'));
     try {
       const observability = observabilityProps();
-      const app = new App({ outdir: path.join(dir, 'staged'), outputFileExtension: '.yaml', yamlOutputType: YamlOutputType.FILE_PER_CHART });
+      const app = new App({
+        outdir: path.join(dir, 'staged'),
+        outputFileExtension: '.yaml',
+        yamlOutputType: YamlOutputType.FILE_PER_CHART,
+      });
       // One more environment variable for the four services.
-      buildPlatform(app, { size: SIZES.laptop, ...observability, serviceEnv: { ...observability.serviceEnv, OTEL_METRIC_EXPORT_INTERVAL: '30000' } });
+      buildPlatform(app, {
+        size: SIZES.laptop,
+        ...observability,
+        serviceEnv: { ...observability.serviceEnv, OTEL_METRIC_EXPORT_INTERVAL: '30000' },
+      });
       app.synth();
       const out = path.join(dir, 'laptop');
       fs.cpSync(path.join(REPO, 'k8s', 'laptop'), out, { recursive: true });
@@ -191,7 +201,9 @@ describe('the laptop stack on the local control plane', () => {
     // Back to the committed manifests: the same four roll back, nothing else.
     const mid = new Map(workloads().map((w) => [`${w.kind}/${w.name}`, w.generation]));
     apply(path.join(REPO, 'k8s', 'laptop'));
-    const back = workloads().filter((w) => mid.get(`${w.kind}/${w.name}`) !== w.generation).map((w) => `${w.kind}/${w.name}`);
+    const back = workloads()
+      .filter((w) => mid.get(`${w.kind}/${w.name}`) !== w.generation)
+      .map((w) => `${w.kind}/${w.name}`);
     expect(back.sort()).toEqual(rolled.sort());
     await waitAllReady(180_000);
   });
@@ -248,9 +260,20 @@ describe('the ha stack on three simulated nodes', () => {
       const states: number[][] = [];
       let stop = () => {};
       const done = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${name}: rollout not done after 180 s: ${JSON.stringify(states.slice(-5))}`)), 180_000);
+        const timer = setTimeout(
+          () => reject(new Error(`${name}: rollout not done after 180 s: ${JSON.stringify(states.slice(-5))}`)),
+          180_000,
+        );
         stop = watchLines(
-          ['get', 'deployment', name, '-n', NS, '-o', 'jsonpath={.status.observedGeneration} {.status.replicas} {.status.updatedReplicas} {.status.availableReplicas}{"\\n"}'],
+          [
+            'get',
+            'deployment',
+            name,
+            '-n',
+            NS,
+            '-o',
+            'jsonpath={.status.observedGeneration} {.status.replicas} {.status.updatedReplicas} {.status.availableReplicas}{"\\n"}',
+          ],
           (line) => {
             const [gen, replicas, updated, available] = line.split(' ').map((x) => Number(x || 0));
             states.push([gen!, replicas!, updated!, available!]);
@@ -271,15 +294,20 @@ describe('the ha stack on three simulated nodes', () => {
       const during = states.filter(([gen]) => gen! >= target);
       const minAvailable = Math.min(...during.map((s) => s[3]!));
       const maxReplicas = Math.max(...during.map((s) => s[1]!));
-      console.log(`rolling update ${name}: ${desired} desired, ${during.length} states seen, available never below ${minAvailable}, at most ${maxReplicas} pods`);
+      console.log(
+        `rolling update ${name}: ${desired} desired, ${during.length} states seen, available never below ${minAvailable}, at most ${maxReplicas} pods`,
+      );
       expect(during.length, 'the rollout went through several states').toBeGreaterThan(desired);
       expect(minAvailable, name).toBeGreaterThanOrEqual(desired);
-      }
+    }
   });
 
   it('when a node is drained, then every eviction respects the PodDisruptionBudgets and the workloads come back on the other nodes', async () => {
     const node = NODE_NAMES[1]!;
-    const onNode = () => getJson(['get', 'pods', '-n', NS, '--field-selector', `spec.nodeName=${node}`]).items.filter((p: Obj) => !p.metadata.ownerReferences?.some((o: Obj) => o.kind === 'Job'));
+    const onNode = () =>
+      getJson(['get', 'pods', '-n', NS, '--field-selector', `spec.nodeName=${node}`]).items.filter(
+        (p: Obj) => !p.metadata.ownerReferences?.some((o: Obj) => o.kind === 'Job'),
+      );
     const before = onNode().length;
     expect(before, `pods on ${node}`).toBeGreaterThan(3);
     const drain = spawn(ensureKubectl(), ['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=240s'], {
@@ -293,17 +321,22 @@ describe('the ha stack on three simulated nodes', () => {
     void exited.then(() => (running = false));
     const violations: string[] = [];
     let samples = 0;
-    const stop = watchLines(['get', 'pdb', '-n', NS, '-o', 'jsonpath={.metadata.name} {.status.currentHealthy} {.status.desiredHealthy}{"\\n"}'], (line) => {
-      const [name, current, desired] = line.split(' ');
-      samples++;
-      if (Number(current) < Number(desired)) violations.push(`${name}: ${current} healthy < ${desired}`);
-    });
+    const stop = watchLines(
+      ['get', 'pdb', '-n', NS, '-o', 'jsonpath={.metadata.name} {.status.currentHealthy} {.status.desiredHealthy}{"\\n"}'],
+      (line) => {
+        const [name, current, desired] = line.split(' ');
+        samples++;
+        if (Number(current) < Number(desired)) violations.push(`${name}: ${current} healthy < ${desired}`);
+      },
+    );
     while (running) await sleep(100);
     stop();
     const code = await exited;
     const evicted = (output.match(/evicted/g) ?? []).length;
     const refused = (output.match(/violate the pod's disruption budget/g) ?? []).length;
-    console.log(`drain ${node}: ${before} pods, ${evicted} evicted, ${refused} evictions refused by a PDB and retried, ${samples} PDB states seen`);
+    console.log(
+      `drain ${node}: ${before} pods, ${evicted} evicted, ${refused} evictions refused by a PDB and retried, ${samples} PDB states seen`,
+    );
     expect(code, output.slice(-3000)).toBe(0);
     expect(violations).toEqual([]);
     expect(onNode()).toEqual([]);
@@ -322,11 +355,17 @@ describe('the ha stack on three simulated nodes', () => {
     const file = path.join(os.tmpdir(), `taskmesh-chart-ha-${process.pid}.yaml`);
     fs.writeFileSync(file, rendered.stdout);
     try {
-      const { stdout, stderr } = kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=taskmesh', '--force-conflicts', '-f', file], {
-        timeoutMs: 180_000,
-      });
+      const { stdout, stderr } = kubectl(
+        ['apply', '--server-side', '--dry-run=server', '--field-manager=taskmesh', '--force-conflicts', '-f', file],
+        {
+          timeoutMs: 180_000,
+        },
+      );
       expect(complaints(stderr), 'kubectl warnings').toEqual([]);
-      const objects = stdout.trim().split('\n').filter((l) => l.includes('(server dry run)'));
+      const objects = stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes('(server dry run)'));
       console.log(`helm chart (ha): ${objects.length} objects admitted by the API server in a dry run`);
       expect(objects.length).toBeGreaterThan(50);
     } finally {
@@ -346,10 +385,13 @@ describe('the ha stack on three simulated nodes', () => {
     const peerMatches = (peer: Obj, labels: Record<string, string>) =>
       // A namespaceSelector names another namespace (kube-system's DNS); an ipBlock is outside.
       !peer.namespaceSelector && !peer.ipBlock && selects(peer.podSelector ?? {}, labels);
-    const portMatches = (ports: Obj[] | undefined, port: number) => !ports || ports.some((x) => x.port === port && (x.protocol ?? 'TCP') === 'TCP');
+    const portMatches = (ports: Obj[] | undefined, port: number) =>
+      !ports || ports.some((x) => x.port === port && (x.protocol ?? 'TCP') === 'TCP');
     const allows = (direction: 'egress' | 'ingress', subject: Obj, other: Obj, port: number) => {
       const type = direction === 'egress' ? 'Egress' : 'Ingress';
-      const mine = policies.filter((p) => selects(p.spec.podSelector, subject.metadata.labels) && (p.spec.policyTypes ?? ['Ingress']).includes(type));
+      const mine = policies.filter(
+        (p) => selects(p.spec.podSelector, subject.metadata.labels) && (p.spec.policyTypes ?? ['Ingress']).includes(type),
+      );
       if (mine.length === 0) return true;
       return mine.some((p) =>
         (p.spec[direction] ?? []).some((rule: Obj) => {
@@ -364,7 +406,8 @@ describe('the ha stack on three simulated nodes', () => {
         for (const c of dst.spec.containers) {
           for (const cp of c.ports ?? []) {
             if ((cp.protocol ?? 'TCP') !== 'TCP') continue;
-            if (allows('egress', src, dst, cp.containerPort) && allows('ingress', dst, src, cp.containerPort)) edges.push(`${from} -> ${to}:${cp.containerPort}`);
+            if (allows('egress', src, dst, cp.containerPort) && allows('ingress', dst, src, cp.containerPort))
+              edges.push(`${from} -> ${to}:${cp.containerPort}`);
           }
         }
       }
@@ -396,4 +439,46 @@ describe('the ha stack on three simulated nodes', () => {
     console.log(`NetworkPolicy edges between ${byName.size} workloads: ${edges.length} allowed\n  ${edges.sort().join('\n  ')}`);
     expect({ missing, extra }).toEqual({ missing: [], extra: [] });
   });
+
+  it('when the Helm chart is installed with the ha profile into an empty cluster, then every workload becomes available, as with k8s/ha', async () => {
+    // The release record lives in the default namespace; the chart makes taskmesh itself.
+    const helm = (args: string[], timeoutMs = 60_000) =>
+      spawnSync(ensureHelm(), [...args, '--kubeconfig', KUBECONFIG, '--namespace', 'default'], {
+        encoding: 'utf8',
+        timeout: timeoutMs,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    helm(['uninstall', 'taskmesh', '--ignore-not-found']);
+    // What kubectl applied outside the namespace (metrics-server in kube-system, cluster roles)
+    // would otherwise be refused by Helm as objects it does not own: remove k8s/ha as a whole.
+    kubectl(['delete', 'apiservice', 'v1beta1.metrics.k8s.io', '--ignore-not-found']);
+    kubectl(['delete', '-f', path.join(REPO, 'k8s', 'ha'), '--ignore-not-found', '--wait=true', '--timeout=180s'], { timeoutMs: 200_000 });
+    await deleteNamespace();
+    const t0 = Date.now();
+    const install = spawnSync(
+      ensureHelm(),
+      [
+        'install',
+        'taskmesh',
+        path.join(REPO, 'charts', 'taskmesh'),
+        '--set',
+        'profile=ha',
+        '--kubeconfig',
+        KUBECONFIG,
+        '--namespace',
+        'default',
+      ],
+      { encoding: 'utf8', timeout: 450_000, maxBuffer: 16 * 1024 * 1024 },
+    );
+    expect(install.status, `${install.stderr}${install.stdout}`).toBe(0);
+    expect(install.stdout).toMatch(/STATUS: deployed/);
+    const { seconds, count } = await waitAllReady(420_000);
+    console.log(
+      `helm install (ha): deployed, ${count} workloads available ${((Date.now() - t0) / 1000).toFixed(1)} s after install began (${seconds.toFixed(1)} s of waiting)`,
+    );
+    const releases = JSON.parse(helm(['list', '-o', 'json']).stdout) as { name: string; status: string }[];
+    expect(releases.map((r) => [r.name, r.status])).toEqual([['taskmesh', 'deployed']]);
+    const uninstall = helm(['uninstall', 'taskmesh'], 120_000);
+    expect(uninstall.status, uninstall.stderr).toBe(0);
+  }, 900_000);
 });
