@@ -25,18 +25,38 @@ const BROKER_RESOURCE = 4;
  * (NOT_ENOUGH_REPLICAS) on a cluster that requires two in-sync replicas.
  */
 export async function clusterTopicDefaults(admin: Admin): Promise<TopicDefaults> {
-  const { brokers } = await admin.describeCluster();
-  const broker = brokers[0];
-  if (!broker) throw new Error('the cluster reports no brokers');
-  const { resources } = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: [{ type: BROKER_RESOURCE, name: String(broker.nodeId), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
-  });
+  const resources = await describeBrokerConfigs(admin);
   const value = (name: string) => Number(resources[0]?.configEntries.find((e) => e.configName === name)?.configValue ?? '1');
   // Not lowered to the brokers seen now: a topic created under-replicated stays so; too few
   // brokers fails the creation (INVALID_REPLICATION_FACTOR), and the start with it.
   const replicationFactor = value('default.replication.factor');
   return { replicationFactor, minInsyncReplicas: Math.min(value('min.insync.replicas'), replicationFactor) };
+}
+
+/**
+ * One broker's `default.replication.factor` and `min.insync.replicas`. A describeConfigs of a
+ * broker goes to that broker, found in kafkajs' cached metadata, which right after a cluster
+ * starts may not list every broker that describeCluster already does (KafkaJSBrokerNotFound):
+ * each listed broker is asked in turn, and the round repeated a bounded number of times.
+ */
+async function describeBrokerConfigs(admin: Admin, rounds = 10) {
+  for (let round = 1; ; round++) {
+    const { brokers } = await admin.describeCluster();
+    if (brokers.length === 0) throw new Error('the cluster reports no brokers');
+    for (const broker of brokers) {
+      try {
+        const { resources } = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: BROKER_RESOURCE, name: String(broker.nodeId), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
+        });
+        return resources;
+      } catch (err) {
+        if ((err as Error).name !== 'KafkaJSBrokerNotFound') throw err;
+      }
+    }
+    if (round >= rounds) throw new Error(`none of the brokers ${brokers.map((b) => b.nodeId).join(', ')} is in the client's metadata yet`);
+    await new Promise((resolve) => setTimeout(resolve, 300 * round));
+  }
 }
 
 /**
