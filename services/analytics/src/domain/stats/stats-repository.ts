@@ -116,8 +116,8 @@ const TRIM_SLACK = 0.5;
 const RACE_ATTEMPTS = 3;
 
 /**
- * Sums of milliseconds pass 2^31 quickly; `$inc` with a 64-bit operand keeps them 64-bit on every
- * server (FerretDB wraps an int32 field around instead of widening it as MongoDB does).
+ * Sums of milliseconds pass 2^31 quickly; `$inc` with a 64-bit operand stores them as 64-bit from
+ * the first event, instead of relying on the server to widen an int32 when it overflows.
  */
 const WIDE: ReadonlySet<string> = new Set(['completionTimeMsTotal']);
 const operand = (name: string, v: number): number | Long => (WIDE.has(name) ? Long.fromNumber(v) : v);
@@ -127,7 +127,7 @@ const digest = (text: string, chars: number): string => createHash('sha256').upd
 /**
  * What the dedup record stores for an event id: 72 bits of its SHA-256, 12 characters instead of
  * a 36-character UUID. The record is rewritten with every event of the user, so its size is the
- * cost of each write (on FerretDB, of every write to the collection). Two different events of one
+ * cost of each write. Two different events of one
  * user colliding within the window has a probability around window² / 2^73: never, in practice.
  */
 export const eventDigest = (eventId: string): string => digest(eventId, 12);
@@ -157,10 +157,11 @@ export class StatsRepository {
   private readonly window: number;
   private readonly now: () => Date;
   /**
-   * One write at a time per user document within this process. MongoDB applies each update
-   * atomically anyway; FerretDB (the local development server) reads, changes and writes a
-   * document back without isolation, so two concurrent updates of one document can lose one.
-   * A user's events arrive from several partitions handled side by side, hence this queue.
+   * One write at a time per user document within this process. Each conditional update is atomic
+   * on its own (exactly once does not depend on this queue); the queue keeps the writes of a
+   * user's events, which arrive from several partitions handled side by side, from contending on
+   * one document, and a new user's first two batches from racing its creation (the loser of two
+   * upserts would fall back to the per-event path).
    */
   private readonly userWrites = new KeyedQueue();
 
@@ -408,8 +409,8 @@ export class StatsRepository {
    * Keeps a user document small: the dedup record is cut back to the window, and per-day
    * counters that left the window are dropped. Conditional on `rev`, so an event applied in
    * between is never cut from the record; a lost race just leaves the trimming to a later event.
-   * (MongoDB could cap the record with `$push`/`$slice` in the main write; FerretDB ignores
-   * `$slice`, so both servers are trimmed the same way here.)
+   * (`$push` with `$slice` in the main write would cut the record on every write; with slack
+   * it is cut here once in a while.)
    */
   private async tidy(doc: UserStatsDoc, now: Date): Promise<void> {
     const ids = doc.appliedIds ?? [];

@@ -36,7 +36,6 @@ export interface TaskPage {
 /** Optimistic retries of a change that lost a race with another change of the same task. */
 const MAX_ATTEMPTS = 5;
 
-
 /**
  * Users' tasks. Every query and update names `ownerId`, the shard key, so that on a sharded
  * cluster each one goes to a single shard; a task that belongs to someone else is therefore
@@ -161,8 +160,8 @@ export class TaskRepository {
       const updated = await this.tasks.findOneAndUpdate(
         { _id, ownerId: ctx.ownerId, version: current.version, deletedAt: null },
         { $set: { ...set, updatedAt: now, version: current.version + 1 }, $push: { outbox: pending(touched.seq, event, ctx) } },
-        // No projection: FerretDB does not implement it for findAndModify; toTask picks the public fields.
-        { returnDocument: 'after' },
+        // The answer carries the public fields only, not the outbox the update just grew.
+        { returnDocument: 'after', projection: PUBLIC_PROJECTION },
       );
       if (updated) {
         await this.afterWrite(ctx.ownerId, touched.at);
