@@ -7,38 +7,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { DATA_DIR, InfraError, freePort } from './infra-lib.mjs';
+import { DATA_DIR, InfraError, ensureDebianPackage, freePort, processAlive } from './infra-lib.mjs';
 
 const say = (msg) => process.stderr.write(`[balancer] ${msg}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function which(cmd) {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
 /** haproxy from Debian's packages, installed with apt-get (once) when missing and running as root. */
 export function ensureHaproxyInstalled() {
-  const found = which('haproxy') ?? (fs.existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : undefined);
-  if (found) return found;
-  if (process.getuid?.() !== 0 || !which('apt-get')) {
-    throw new InfraError('haproxy', 'haproxy is not installed; install it with `sudo apt-get install -y haproxy` (Debian/Ubuntu) or your package manager');
-  }
-  const t0 = Date.now();
-  say('haproxy: installing haproxy from Debian packages (once)...');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const opts = { env, stdio: 'ignore', timeout: 300_000 };
-  // --no-install-recommends and policy-rc.d-free: only the binary is wanted, never the system service.
-  const install = () => spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'haproxy'], opts).status === 0;
-  if (!install()) {
-    say('haproxy: apt-get update, then installing again...');
-    if (spawnSync('apt-get', ['update', '-qq'], opts).status !== 0) throw new InfraError('haproxy', '`apt-get update` failed');
-    if (!install()) throw new InfraError('haproxy', '`apt-get install -y haproxy` failed');
-  }
-  const bin = which('haproxy') ?? (fs.existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : undefined);
-  if (!bin) throw new InfraError('haproxy', 'haproxy still not on PATH after apt-get install');
-  say(`haproxy: installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  return bin;
+  return ensureDebianPackage('haproxy', 'haproxy');
 }
 
 /** Sends one command to haproxy's admin socket and resolves with its answer. */
@@ -224,14 +200,6 @@ export async function waitHttpOk(url, { timeoutMs = 60_000, isAlive } = {}) {
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last answer: ${last})`);
 }
 
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Sends SIGTERM and waits (bounded) for the process to go; SIGKILL after `timeoutMs`. Resolves true when it went by itself. */
 export async function terminate(pid, timeoutMs = 30_000) {
@@ -241,8 +209,8 @@ export async function terminate(pid, timeoutMs = 30_000) {
     return true;
   }
   const deadline = Date.now() + timeoutMs;
-  while (alive(pid) && Date.now() < deadline) await sleep(100);
-  if (!alive(pid)) return true;
+  while (processAlive(pid) && Date.now() < deadline) await sleep(100);
+  if (!processAlive(pid)) return true;
   process.kill(pid, 'SIGKILL');
   return false;
 }
@@ -267,7 +235,7 @@ export async function restartBehindBalancer(fleetFile, server, log = (line) => s
   const clean = await terminate(inst.pid, 60_000);
   log(`${at()} ${server} exited${clean ? '' : ' (killed: it did not exit in 60 s)'}; starting its replacement on port ${inst.port}`);
   const child = spawnService({ service: inst.service, port: inst.port, env: inst.env, logFile: inst.logFile, root: fleet.root, detached: true });
-  await waitHttpOk(`http://127.0.0.1:${inst.port}/health/ready`, { timeoutMs: 90_000, isAlive: () => alive(/** @type {number} */ (child.pid)) });
+  await waitHttpOk(`http://127.0.0.1:${inst.port}/health/ready`, { timeoutMs: 90_000, isAlive: () => processAlive(/** @type {number} */ (child.pid)) });
   const back = await adminCommand(fleet.socket, `set server ${inst.backend}/${server} state ready`);
   if (back !== '') throw new Error(`haproxy: ${back}`);
   log(`${at()} ${server} (pid ${child.pid}) ready and back in the balancer`);

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
 import path from 'node:path';
-import { CACHE_DIR, DATA_DIR, InfraError, ROOT, instance, launch, startManaged, stopInstance } from './infra-lib.mjs';
+import { CACHE_DIR, DATA_DIR, InfraError, ROOT, buildOnce, elapsed, instance, launch, startManaged, stopInstance } from './infra-lib.mjs';
 import { ensureKubectl } from './kube-tools.mjs';
 
 export const KUBE_VERSION = 'v1.34.4';
@@ -51,10 +51,6 @@ export const NODE_NAMES = Object.freeze(['taskmesh-control-plane', 'taskmesh-wor
 
 const say = (msg) => process.stderr.write(`[cluster] ${msg}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const elapsed = (t0) => {
-  const s = Math.round((Date.now() - t0) / 1000);
-  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-};
 
 function run(component, cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], encoding: 'utf8', timeout: 120_000, ...opts });
@@ -120,35 +116,20 @@ function goBuild(cwd, args, log, timeoutMs) {
  */
 export async function ensureKubeBuilt({ timeoutMs = 75 * 60_000 } = {}) {
   const dir = binDir();
-  if (BINARIES.every((b) => fs.existsSync(path.join(dir, b)))) return dir;
+  const built = () => BINARIES.every((b) => fs.existsSync(path.join(dir, b)));
+  if (built()) return dir;
+  if (spawnSync('go', ['version']).error) {
+    throw new InfraError('kube-build', 'go is not installed: Go 1.24 or newer builds the control plane (e.g. apt-get install golang-go, if new enough)');
+  }
   const logDir = path.join(CACHE_DIR, 'build-logs');
   fs.mkdirSync(logDir, { recursive: true });
   const log = path.join(logDir, `${path.basename(dir)}.log`);
-  const lock = `${dir}.lock`;
+  await buildOnce(`${dir}.lock`, { component: 'kube-build', done: built, build: () => buildKube(dir, log, timeoutMs), timeoutMs, logFile: log });
+  return dir;
+}
+
+async function buildKube(dir, log, timeoutMs) {
   const t0 = Date.now();
-  try {
-    fs.mkdirSync(lock);
-    fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
-  } catch {
-    say(`another process is building the control plane (${lock}); waiting for it`);
-    while (!BINARIES.every((b) => fs.existsSync(path.join(dir, b)))) {
-      let owner;
-      try {
-        owner = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8'));
-        process.kill(owner, 0);
-      } catch {
-        fs.rmSync(lock, { recursive: true, force: true });
-        return ensureKubeBuilt({ timeoutMs });
-      }
-      if (Date.now() - t0 > timeoutMs) throw new InfraError('kube-build', `the build by pid ${owner} did not finish within ${timeoutMs / 60_000} min`, log);
-      await sleep(5000);
-    }
-    return dir;
-  }
-  if (spawnSync('go', ['version']).error) {
-    fs.rmSync(lock, { recursive: true, force: true });
-    throw new InfraError('kube-build', 'go is not installed: Go 1.24 or newer builds the control plane (e.g. apt-get install golang-go, if new enough)');
-  }
   const ticker = setInterval(() => say(`building the control plane (${KUBE_VERSION}, KWOK ${KWOK_VERSION}): ${elapsed(t0)} so far; log ${log}`), 30_000);
   try {
     say(`building etcd, kube-apiserver, kube-controller-manager, kube-scheduler (${KUBE_VERSION}) and KWOK ${KWOK_VERSION} into ${dir}; cold, this takes tens of minutes; log ${log}`);
@@ -163,10 +144,8 @@ export async function ensureKubeBuilt({ timeoutMs = 75 * 60_000 } = {}) {
     fs.renameSync(tmp, dir);
     say(`built the control plane in ${elapsed(t0)}`);
     fs.appendFileSync(log, `built in ${Math.round((Date.now() - t0) / 1000)} s\n`);
-    return dir;
   } finally {
     clearInterval(ticker);
-    fs.rmSync(lock, { recursive: true, force: true });
   }
 }
 

@@ -67,6 +67,8 @@ export function buildOnce(
   lockPath: string,
   opts: { component: string; done: () => boolean; build: () => Promise<void>; timeoutMs: number; logFile?: string },
 ): Promise<void>;
+/** A program from Debian's packages: on PATH, else installed with apt-get when root, else a clear error. */
+export function ensureDebianPackage(component: string, pkg: string, binary?: string): string;
 export function ensureRedisInstalled(): string;
 export function ensureKafkaInstalled(): string;
 export function ensureMongoInstalled(opts?: { timeoutMs?: number }): Promise<string>;

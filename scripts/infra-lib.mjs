@@ -168,22 +168,36 @@ export async function mongoPing(uri, timeoutMs = 2000) {
 // ---------------------------------------------------------------------------------------------
 // Installation into the cache.
 
-export function ensureRedisInstalled() {
-  const found = which('redis-server');
+/**
+ * A program from Debian's packages: found on PATH (or in /usr/sbin, which a non-login PATH may
+ * lack), else installed with apt-get (once; `apt-get update` and again if the first attempt fails)
+ * when running as root, else a clear message. Only the package is wanted, never its recommends.
+ * @param {string} component @param {string} pkg @param {string} [binary] the program, if not named as the package
+ */
+export function ensureDebianPackage(component, pkg, binary = pkg) {
+  const find = () => which(binary) ?? (fs.existsSync(`/usr/sbin/${binary}`) ? `/usr/sbin/${binary}` : undefined);
+  const found = find();
   if (found) return found;
   if (process.getuid?.() !== 0 || !which('apt-get')) {
-    throw new InfraError('redis', 'redis-server is not installed; install it with `sudo apt-get install -y redis-server` (Debian/Ubuntu) or your package manager');
+    throw new InfraError(component, `${binary} is not installed; install it with \`sudo apt-get install -y ${pkg}\` (Debian/Ubuntu) or your package manager`);
   }
-  say('redis: installing redis-server from Debian packages (once)...');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '-qq', 'redis-server'], { env, stdio: 'ignore' }).status === 0;
+  const t0 = Date.now();
+  say(`${component}: installing ${pkg} from Debian packages (once)...`);
+  const opts = { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: /** @type {const} */ ('ignore'), timeout: 300_000 };
+  const install = () => spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], opts).status === 0;
   if (!install()) {
-    run('redis', 'apt-get', ['update', '-qq'], { env });
-    if (!install()) throw new InfraError('redis', '`apt-get install -y redis-server` failed');
+    say(`${component}: apt-get update, then installing again...`);
+    if (spawnSync('apt-get', ['update', '-qq'], opts).status !== 0) throw new InfraError(component, '`apt-get update` failed');
+    if (!install()) throw new InfraError(component, `\`apt-get install -y ${pkg}\` failed`);
   }
-  const bin = which('redis-server');
-  if (!bin) throw new InfraError('redis', 'redis-server still not on PATH after apt-get install');
+  const bin = find();
+  if (!bin) throw new InfraError(component, `${binary} still not found after apt-get install ${pkg}`);
+  say(`${component}: ${pkg} installed in ${elapsed(t0)}`);
   return bin;
+}
+
+export function ensureRedisInstalled() {
+  return ensureDebianPackage('redis', 'redis-server');
 }
 
 export function ensureKafkaInstalled() {
