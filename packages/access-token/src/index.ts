@@ -1,6 +1,7 @@
 export {
   ACCESS_TOKEN_ALG,
   ACCESS_TOKEN_TYP,
+  ROLES,
   TokenError,
   bearerToken,
   createAccessTokenVerifier,
@@ -14,5 +15,5 @@ export {
   type VerifyAccessToken,
 } from './token.js';
 export { missingRole, missingToken, tokenErrors, tokenFailure } from './errors.js';
-export { accessTokenPlugin, type AccessTokenPluginOptions } from './plugin.js';
+export { accessTokenPlugin, principalOf, type AccessTokenPluginOptions } from './plugin.js';
 export { TokenCache, type TokenCacheOptions } from './token-cache.js';

@@ -26,6 +26,15 @@ export interface AccessTokenPluginOptions {
   readonly cacheSize?: number;
 }
 
+/**
+ * The verified caller of a request that `app.authenticate` has let through. A route that does not
+ * authenticate answers 401 here rather than acting for nobody.
+ */
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === undefined) throw missingToken();
+  return request.principal;
+}
+
 export const accessTokenPlugin = fp<AccessTokenPluginOptions>(
   async (app: FastifyInstance, opts) => {
     app.decorateRequest('principal', undefined);

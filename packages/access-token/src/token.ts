@@ -16,7 +16,10 @@ export const ACCESS_TOKEN_ALG = 'EdDSA';
 /** RFC 9068 type: tells access tokens apart from any other JWT (an ID token, a refresh token). */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
 
-export type Role = 'user' | 'admin';
+/** Every role a token can carry; a token with any other is refused. */
+export const ROLES = ['user', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+const isRole = (value: unknown): value is Role => ROLES.includes(value as Role);
 
 export interface Principal {
   readonly userId: string;
@@ -123,7 +126,7 @@ export function createAccessTokenVerifier(opts: VerifierOptions): VerifyAccessTo
         requiredClaims: ['sub', 'exp', 'iat', 'jti'],
       });
       const role = payload.role;
-      if (role !== 'user' && role !== 'admin') throw new TokenError('AUTH_ERR_TOKEN_INVALID', 'the token has no valid role');
+      if (!isRole(role)) throw new TokenError('AUTH_ERR_TOKEN_INVALID', 'the token has no valid role');
       return { userId: payload.sub!, role, tokenId: payload.jti!, expiresAt: payload.exp! };
     } catch (err) {
       throw toTokenError(err);
@@ -134,7 +137,8 @@ export function createAccessTokenVerifier(opts: VerifierOptions): VerifyAccessTo
 function toTokenError(err: unknown): TokenError {
   if (err instanceof TokenError) return err;
   if (err instanceof joseErrors.JWTExpired) return new TokenError('AUTH_ERR_TOKEN_EXPIRED', 'the token has expired');
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return new TokenError('AUTH_ERR_TOKEN_INVALID', 'the token was not signed by a known key');
+  if (err instanceof joseErrors.JWKSNoMatchingKey)
+    return new TokenError('AUTH_ERR_TOKEN_INVALID', 'the token was not signed by a known key');
   if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) {
     return new TokenError('AUTH_ERR_KEYS_UNAVAILABLE', 'the signing keys cannot be fetched right now');
   }

@@ -29,6 +29,7 @@ export {
   OPENAPI_VERSION,
   REQUEST_ERROR_CODES,
   RETRY_AFTER,
+  badRequestResponse,
   bearerSecurity,
   bearerSecurityScheme,
   bodyErrorResponses,

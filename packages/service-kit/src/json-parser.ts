@@ -3,10 +3,12 @@ import sjson from 'secure-json-parse';
 import { commonErrors } from './errors.js';
 
 /**
- * Fastify's own JSON parser reports every failure as "not valid JSON"; this one tells a client
- * that sent `__proto__` or `constructor.prototype` keys (prototype poisoning) what was refused.
+ * Every body is JSON: Fastify's text/plain parser is removed, so any other type is a 415. Fastify's
+ * own JSON parser reports every failure as "not valid JSON"; this one tells a client that sent
+ * `__proto__` or `constructor.prototype` keys (prototype poisoning) what was refused.
  */
 export function installJsonParser(app: FastifyInstance): void {
+  app.removeContentTypeParser('text/plain');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string;

@@ -100,6 +100,14 @@ export const REQUEST_ERROR_CODES = {
   body: ['ERR_VALIDATION', 'ERR_BAD_REQUEST', 'ERR_MALFORMED_JSON', 'ERR_FORBIDDEN_KEY'],
 } as const;
 
+/**
+ * The 400 of an operation: the request-shape failures of what it takes (`input`: parameters, query
+ * string and headers; `body`: a JSON body as well), then the operation's own `codes`.
+ */
+export function badRequestResponse(takes: keyof typeof REQUEST_ERROR_CODES, description: string, codes: readonly string[] = []) {
+  return errorResponse(description, [...REQUEST_ERROR_CODES[takes], ...codes]);
+}
+
 /** 413 and 415 of an operation that takes a JSON body. */
 export const bodyErrorResponses = () => ({
   413: errorResponse('The body is larger than the service accepts', ['ERR_PAYLOAD_TOO_LARGE']),
