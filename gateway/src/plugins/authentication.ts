@@ -1,11 +1,22 @@
-import { TokenError, bearerToken, missingRole, missingToken, tokenFailure, type Role } from '@taskmesh/access-token';
+import {
+  TokenError,
+  bearerToken,
+  createAccessTokenVerifier,
+  missingRole,
+  missingToken,
+  tokenFailure,
+  type Role,
+  type VerifierOptions,
+} from '@taskmesh/access-token';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
-import type { TokenCache } from '../domain/token-cache.js';
+import { TokenCache } from '../domain/token-cache.js';
 
 export interface AuthenticationOptions {
-  /** The shared verifier behind the cache of verified tokens. */
-  readonly tokens: TokenCache;
+  /** auth's JWKS and the claims a token must carry. */
+  readonly verifier: VerifierOptions;
+  /** Verified tokens kept until they expire; 0 verifies every request. */
+  readonly cacheSize: number;
 }
 
 declare module 'fastify' {
@@ -23,7 +34,7 @@ declare module 'fastify' {
  */
 export const authenticationPlugin = fp<AuthenticationOptions>(
   async (app: FastifyInstance, opts) => {
-    const { tokens } = opts;
+    const tokens = new TokenCache(createAccessTokenVerifier(opts.verifier), { maxEntries: opts.cacheSize });
     app.decorateRequest('principal', undefined);
 
     const failure = (err: unknown): unknown => (err instanceof TokenError ? tokenFailure(err) : err);

@@ -2,7 +2,8 @@ import '@taskmesh/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { Upstream, type UpstreamName, type UpstreamOptions } from '../domain/upstream.js';
+import type { Config } from '../config.js';
+import { Upstream, type BreakerSettings, type UpstreamName, type UpstreamOptions } from '../domain/upstream.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,6 +16,32 @@ export interface UpstreamsPluginOptions {
   readonly upstreams: readonly Omit<UpstreamOptions, 'observe'>[];
   /** Bound on each upstream's readiness probe. @default 900 */
   readonly readinessTimeoutMs?: number;
+}
+
+/** The three services as configured: each its origin and timeout, with one pool size and one breaker setting for all. */
+export function upstreamOptionsFrom(config: Config): UpstreamsPluginOptions {
+  const breaker: BreakerSettings = {
+    errorThresholdPercentage: config.BREAKER_ERROR_THRESHOLD_PERCENTAGE,
+    volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
+    resetTimeoutMs: config.BREAKER_RESET_TIMEOUT_MS,
+    rollingWindowMs: config.BREAKER_ROLLING_WINDOW_MS,
+  };
+  const upstream = (name: UpstreamName, origin: string, timeoutMs: number) => ({
+    name,
+    origin,
+    timeoutMs,
+    connections: config.UPSTREAM_CONNECTIONS,
+    pipelining: config.UPSTREAM_PIPELINING,
+    responseLimitBytes: config.UPSTREAM_RESPONSE_LIMIT_BYTES,
+    breaker,
+  });
+  return {
+    upstreams: [
+      upstream('auth', config.AUTH_URL, config.AUTH_TIMEOUT_MS),
+      upstream('task', config.TASK_URL, config.TASK_TIMEOUT_MS),
+      upstream('analytics', config.ANALYTICS_URL, config.ANALYTICS_TIMEOUT_MS),
+    ],
+  };
 }
 
 const STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;

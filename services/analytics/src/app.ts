@@ -1,13 +1,13 @@
 import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
-import { createServiceApp, openApiPlugin } from '@taskmesh/service-kit';
 import { kafkaPlugin, parseBrokers } from '@taskmesh/kafka';
 import { mongoOptionsFrom, mongoPlugin } from '@taskmesh/mongo';
+import { createServiceApp, openApiPlugin } from '@taskmesh/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { errors } from './errors.js';
-import { StatsRepository } from './domain/stats/stats-repository.js';
 import { statsEvents, statsTopics } from './events/index.js';
 import type { ProcessingHooks } from './events/stats-handler.js';
+import { statsPlugin } from './plugins/stats.js';
 import { analyticsRoutes } from './routes/analytics/index.js';
 
 export interface AppOptions {
@@ -21,12 +21,6 @@ export interface AppOptions {
   readonly now?: () => Date;
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    stats: StatsRepository;
-  }
-}
-
 /** Builds the analytics service; never listens and never reads process.env. */
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = await createServiceApp({
@@ -34,6 +28,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     logLevel: opts.logLevel ?? config.LOG_LEVEL,
     unavailableError: errors.ANALYTICS_ERR_STORE_UNAVAILABLE,
   });
+
+  // Shared plugins (packages/): the API document, the stores, Kafka, access tokens.
   await app.register(openApiPlugin, {
     title: 'taskmesh analytics',
     description: 'Live statistics kept from the user and task event streams',
@@ -44,14 +40,12 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     verify: createAccessTokenVerifier({ jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
   });
 
-  const stats = new StatsRepository(app.mongo.db, { dedupWindow: config.ANALYTICS_DEDUP_WINDOW, ...(opts.now ? { now: opts.now } : {}) });
-  const { skipped } = await stats.ensureIndexes();
-  // Only on a server without hashed indexes (the local single-node store): it only matters for sharding.
-  for (const s of skipped) app.log.info({ index: s.name, reason: s.reason }, 'index not created; carrying on');
-  app.decorate('stats', stats);
+  // The service's own plugins (src/plugins/), each decorating the app with what it builds.
+  await app.register(statsPlugin, { dedupWindow: config.ANALYTICS_DEDUP_WINDOW, ...(opts.now ? { now: opts.now } : {}) });
 
+  // Entry points (src/events/, src/routes/).
   await app.register(statsEvents, {
-    stats,
+    stats: app.stats,
     groupId: config.KAFKA_GROUP_ID,
     topics: statsTopics(config.KAFKA_GROUP_ID, config.USER_EVENTS_TOPIC, config.TASK_EVENTS_TOPIC),
     partitions: config.KAFKA_TOPIC_PARTITIONS,
@@ -64,7 +58,6 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.onConsumerCrash ? { onCrash: opts.onConsumerCrash } : {}),
   });
-
-  await app.register(analyticsRoutes, { stats });
+  await app.register(analyticsRoutes);
   return app;
 }

@@ -1,12 +1,12 @@
 import { accessTokenPlugin, createAccessTokenVerifier } from '@taskmesh/access-token';
-import { createServiceApp, openApiPlugin } from '@taskmesh/service-kit';
 import { mongoOptionsFrom, mongoPlugin } from '@taskmesh/mongo';
+import { createServiceApp, openApiPlugin } from '@taskmesh/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { MongoClient } from 'mongodb';
 import type { Config } from './config.js';
-import { outboxPlugin } from './plugins/outbox.js';
+import { outboxOptionsFrom, outboxPlugin } from './plugins/outbox.js';
 import { tasksPlugin } from './plugins/tasks.js';
-import taskRoutes from './routes/tasks/index.js';
+import { taskRoutes } from './routes/tasks/index.js';
 
 export interface AppOptions {
   /** pino level, or false for silence in tests. */
@@ -18,8 +18,8 @@ export interface AppOptions {
 /** Builds the task service; never listens and never reads process.env. */
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = await createServiceApp({ service: 'task', logLevel: opts.logLevel ?? config.LOG_LEVEL });
-  // Fastify parses text/plain by default; here every body is JSON, anything else is a 415.
-  app.removeContentTypeParser('text/plain');
+
+  // Shared plugins (packages/): the API document, the store, access tokens.
   await app.register(openApiPlugin, {
     title: 'taskmesh task service',
     description: "Users' tasks; every route needs a bearer access token.",
@@ -28,16 +28,12 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(accessTokenPlugin, {
     verify: createAccessTokenVerifier({ jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
   });
-  await app.register(outboxPlugin, {
-    brokers: config.KAFKA_BROKERS.split(',').map((b) => b.trim()),
-    topic: config.TASK_EVENTS_TOPIC,
-    pollMs: config.OUTBOX_POLL_MS,
-    leaseMs: config.OUTBOX_LEASE_MS,
-    settleMs: config.OUTBOX_SETTLE_MS,
-    batchOwners: config.OUTBOX_BATCH_OWNERS,
-    maxBackoffMs: config.OUTBOX_MAX_BACKOFF_MS,
-  });
-  await app.register(tasksPlugin, { cursorSecret: config.CURSOR_SECRET, settleMs: config.OUTBOX_SETTLE_MS });
+
+  // The service's own plugins (src/plugins/), each decorating the app with what it builds.
+  await app.register(outboxPlugin, outboxOptionsFrom(config));
+  await app.register(tasksPlugin, { cursorSecret: config.CURSOR_SECRET });
+
+  // Entry points (src/routes/).
   await app.register(taskRoutes);
   return app;
 }

@@ -1,6 +1,6 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { tokenErrors } from '@taskmesh/access-token';
-import { RETRY_AFTER, codesWithStatus, errorResponse, type ResponseSchemas } from '@taskmesh/service-kit';
+import * as kit from '@taskmesh/service-kit';
 import { errors } from '../errors.js';
 
 const Count = Type.Integer({
@@ -11,9 +11,10 @@ export const DayCountSchema = Type.Object(
   { date: Type.String({ format: 'date', description: 'UTC day' }), count: Type.Integer({ minimum: 0 }) },
   { $id: 'DayCount', additionalProperties: false },
 );
+export type DayCount = Static<typeof DayCountSchema>;
 
 /** 30 days up to `today`, with `counts` on the last ones: for the examples. */
-function lastDays(today: string, counts: number[]): { date: string; count: number }[] {
+function lastDays(today: string, counts: number[]): DayCount[] {
   const end = Date.parse(`${today}T00:00:00Z`);
   return Array.from({ length: 30 }, (_, i) => ({
     date: new Date(end - (29 - i) * 86_400_000).toISOString().slice(0, 10),
@@ -21,7 +22,8 @@ function lastDays(today: string, counts: number[]): { date: string; count: numbe
   }));
 }
 
-const Days = Type.Array(Type.Ref('DayCount'), { description: 'The last 30 days, oldest first, today (UTC) last' });
+// Unsafe: a reference by name is not typed by TypeBox; this one is known to be a DayCount.
+const Days = Type.Array(Type.Unsafe<DayCount>(Type.Ref('DayCount')), { description: 'The last 30 days, oldest first, today (UTC) last' });
 
 const completion = {
   averageCompletionMs: Type.Integer({ minimum: 0, description: 'Mean time from creation to completion; 0 before the first completion' }),
@@ -58,6 +60,8 @@ export const UserStatsSchema = Type.Object(
   },
 );
 
+export type UserStats = Static<typeof UserStatsSchema>;
+
 export const OverviewSchema = Type.Object(
   {
     usersRegistered: Count,
@@ -71,17 +75,18 @@ export const OverviewSchema = Type.Object(
   },
   { $id: 'Overview', additionalProperties: false },
 );
+export type OverviewStats = Static<typeof OverviewSchema>;
 
-const token401 = () => errorResponse('No valid access token', codesWithStatus(401, tokenErrors));
+const token401 = () => kit.errorResponse('No valid access token', kit.codesWithStatus(401, tokenErrors));
 const unavailable503 = () =>
-  errorResponse(
+  kit.errorResponse(
     'The statistics store or the signing keys cannot be reached; try again after Retry-After',
-    [...codesWithStatus(503, errors, tokenErrors)],
-    RETRY_AFTER,
+    [...kit.codesWithStatus(503, errors, tokenErrors)],
+    kit.RETRY_AFTER,
   );
 
 /** Every answer of each operation: what it returns, and each failure with the codes it carries. */
-export const AnalyticsResponses: Record<'me' | 'overview', ResponseSchemas> = {
+export const AnalyticsResponses: Record<'me' | 'overview', kit.ResponseSchemas> = {
   me: {
     200: { ...Type.Ref('UserStats'), description: "The caller's statistics" },
     401: token401(),
@@ -90,7 +95,7 @@ export const AnalyticsResponses: Record<'me' | 'overview', ResponseSchemas> = {
   overview: {
     200: { ...Type.Ref('Overview'), description: 'Statistics across all users' },
     401: token401(),
-    403: errorResponse('The caller is not an admin', codesWithStatus(403, tokenErrors)),
+    403: kit.errorResponse('The caller is not an admin', kit.codesWithStatus(403, tokenErrors)),
     503: unavailable503(),
   },
 };

@@ -37,5 +37,5 @@ export const accountsPlugin = fp<AccountsPluginOptions>(
       }),
     );
   },
-  { name: 'auth-accounts', dependencies: ['auth-repositories', 'auth-outbox', '@taskmesh/metrics'] },
+  { name: 'auth-accounts', dependencies: ['auth-keys', 'auth-repositories', 'auth-outbox', '@taskmesh/metrics'] },
 );

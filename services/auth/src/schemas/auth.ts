@@ -1,14 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { tokenErrors } from '@taskmesh/access-token';
-import {
-  CLOSED,
-  REQUEST_ERROR_CODES,
-  RETRY_AFTER,
-  bodyErrorResponses,
-  codesWithStatus,
-  errorResponse,
-  type ResponseSchemas,
-} from '@taskmesh/service-kit';
+import { ROLES, tokenErrors } from '@taskmesh/access-token';
+import * as kit from '@taskmesh/service-kit';
 import { COMMON_PASSWORDS } from '../domain/passwords/common-passwords.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../domain/passwords/password-policy.js';
 import { EMAIL_MAX_LENGTH } from '../domain/users/email.js';
@@ -67,34 +59,34 @@ export const RegisterBodySchema = Type.Object(
       description: PASSWORD_POLICY,
     }),
   },
-  { ...CLOSED, examples: [{ email: 'ada@example.com', password: 'correct horse battery' }] },
+  { ...kit.CLOSED, examples: [{ email: 'ada@example.com', password: 'correct horse battery' }] },
 );
-export type RegisterBody = Static<typeof RegisterBodySchema>;
 
 /** Any length up to the cap: a wrong password of any length is simply wrong (401). */
 export const LoginBodySchema = Type.Object(
   { email: LoginEmail, password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }) },
-  { ...CLOSED, examples: [{ email: 'ada@example.com', password: 'correct horse battery' }] },
+  { ...kit.CLOSED, examples: [{ email: 'ada@example.com', password: 'correct horse battery' }] },
 );
-export type LoginBody = Static<typeof LoginBodySchema>;
 
-export const RefreshBodySchema = Type.Object({ refreshToken: RefreshToken }, CLOSED);
-export type RefreshBody = Static<typeof RefreshBodySchema>;
+export const RefreshBodySchema = Type.Object({ refreshToken: RefreshToken }, kit.CLOSED);
 
 export const UserSchema = Type.Object(
   {
     id: Type.String(),
     email: Type.String(),
-    role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
+    role: Type.Union(ROLES.map((role) => Type.Literal(role))),
     createdAt: Type.String({ format: 'date-time' }),
   },
   {
-    ...CLOSED,
+    ...kit.CLOSED,
     examples: [
       { id: '0b8e1a52-8d1e-4c55-9a51-6a3f0c1f7d2e', email: 'ada@example.com', role: 'user', createdAt: '2026-12-01T09:00:00.000Z' },
     ],
   },
 );
+
+/** What clients see of an account: never the hash, never the outbox. */
+export type User = Static<typeof UserSchema>;
 
 export const TokenPairSchema = Type.Object(
   {
@@ -104,7 +96,7 @@ export const TokenPairSchema = Type.Object(
     expiresIn: Type.Integer({ description: 'seconds until the access token expires' }),
   },
   {
-    ...CLOSED,
+    ...kit.CLOSED,
     examples: [
       {
         accessToken: 'eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCIsImtpZCI6Ii4uLiJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl',
@@ -115,6 +107,8 @@ export const TokenPairSchema = Type.Object(
     ],
   },
 );
+
+export type TokenPair = Static<typeof TokenPairSchema>;
 
 export const JwksSchema = Type.Object({
   keys: Type.Array(
@@ -130,50 +124,53 @@ export const JwksSchema = Type.Object({
 });
 
 const unavailable503 = () =>
-  errorResponse('The account store cannot be reached; try again after Retry-After', ['ERR_UNAVAILABLE'], RETRY_AFTER);
+  kit.errorResponse('The account store cannot be reached; try again after Retry-After', ['ERR_UNAVAILABLE'], kit.RETRY_AFTER);
 
 /** Every answer of each operation: what it returns, and each failure with the codes it carries. */
-export const AuthResponses: Record<'register' | 'login' | 'refresh' | 'logout' | 'me' | 'jwks', ResponseSchemas> = {
+export const AuthResponses: Record<'register' | 'login' | 'refresh' | 'logout' | 'me' | 'jwks', kit.ResponseSchemas> = {
   register: {
     201: { ...UserSchema, description: 'The account' },
-    400: errorResponse('The body is invalid, the email address is not one, or the password breaks the policy', [
-      ...REQUEST_ERROR_CODES.body,
+    400: kit.badRequestResponse('body', 'The body is invalid, the email address is not one, or the password breaks the policy', [
       'AUTH_ERR_INVALID_EMAIL',
       'AUTH_ERR_WEAK_PASSWORD',
     ]),
-    409: errorResponse('An account with this email exists', ['AUTH_ERR_EMAIL_TAKEN']),
-    ...bodyErrorResponses(),
+    409: kit.errorResponse('An account with this email exists', ['AUTH_ERR_EMAIL_TAKEN']),
+    ...kit.bodyErrorResponses(),
     503: unavailable503(),
   },
   login: {
     200: { ...TokenPairSchema, description: 'A new session' },
-    400: errorResponse('The body is invalid', REQUEST_ERROR_CODES.body),
-    401: errorResponse('The email or the password is wrong', ['AUTH_ERR_INVALID_CREDENTIALS']),
-    ...bodyErrorResponses(),
-    429: errorResponse('Too many failed logins for this account; try again after Retry-After', ['AUTH_ERR_LOGIN_LOCKED'], RETRY_AFTER),
+    400: kit.badRequestResponse('body', 'The body is invalid'),
+    401: kit.errorResponse('The email or the password is wrong', ['AUTH_ERR_INVALID_CREDENTIALS']),
+    ...kit.bodyErrorResponses(),
+    429: kit.errorResponse(
+      'Too many failed logins for this account; try again after Retry-After',
+      ['AUTH_ERR_LOGIN_LOCKED'],
+      kit.RETRY_AFTER,
+    ),
     503: unavailable503(),
   },
   refresh: {
     200: { ...TokenPairSchema, description: 'The next pair of the same session' },
-    400: errorResponse('The body is invalid', REQUEST_ERROR_CODES.body),
-    401: errorResponse('The refresh token is invalid, expired, spent or revoked', ['AUTH_ERR_REFRESH_INVALID']),
-    ...bodyErrorResponses(),
+    400: kit.badRequestResponse('body', 'The body is invalid'),
+    401: kit.errorResponse('The refresh token is invalid, expired, spent or revoked', ['AUTH_ERR_REFRESH_INVALID']),
+    ...kit.bodyErrorResponses(),
     503: unavailable503(),
   },
   logout: {
     204: { type: 'null', description: 'The session is over' },
-    400: errorResponse('The body is invalid', REQUEST_ERROR_CODES.body),
-    401: errorResponse('No valid access token, or a refresh token that is not one', [
-      ...codesWithStatus(401, tokenErrors),
+    400: kit.badRequestResponse('body', 'The body is invalid'),
+    401: kit.errorResponse('No valid access token, or a refresh token that is not one', [
+      ...kit.codesWithStatus(401, tokenErrors),
       'AUTH_ERR_REFRESH_INVALID',
     ]),
-    ...bodyErrorResponses(),
+    ...kit.bodyErrorResponses(),
     503: unavailable503(),
   },
   me: {
     200: { ...UserSchema, description: 'The account' },
-    401: errorResponse('No valid access token', codesWithStatus(401, tokenErrors)),
-    404: errorResponse('The account no longer exists', ['AUTH_ERR_USER_NOT_FOUND']),
+    401: kit.errorResponse('No valid access token', kit.codesWithStatus(401, tokenErrors)),
+    404: kit.errorResponse('The account no longer exists', ['AUTH_ERR_USER_NOT_FOUND']),
     503: unavailable503(),
   },
   jwks: {

@@ -1,17 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { createKafka } from '@taskmesh/kafka';
+import { createKafka, parseBrokers } from '@taskmesh/kafka';
 import { ensureIndexes } from '@taskmesh/mongo';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { OutboxPublisher, OutboxRelay, outboxMetrics } from '@taskmesh/outbox';
+import type { Config } from '../config.js';
 import { OutboxOwners, type OwnerMarker } from '../domain/outbox/outbox-owners.js';
 import { TaskOutbox, type OwnerWork } from '../domain/outbox/task-outbox.js';
 import type { TaskDocument } from '../domain/tasks/task-document.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    outbox: { owners: OutboxOwners; relay: OutboxRelay<OwnerWork> };
+    /** What task writers need of the outbox: the owners' markers, the relay, and its settle time. */
+    outbox: { owners: OutboxOwners; relay: OutboxRelay<OwnerWork>; settleMs: number };
   }
 }
 
@@ -23,6 +25,19 @@ export interface OutboxPluginOptions {
   readonly settleMs: number;
   readonly batchOwners: number;
   readonly maxBackoffMs: number;
+}
+
+/** The relay's settings as configured (OUTBOX_*), over a Kafka client of its own. */
+export function outboxOptionsFrom(config: Config): OutboxPluginOptions {
+  return {
+    brokers: parseBrokers(config.KAFKA_BROKERS),
+    topic: config.TASK_EVENTS_TOPIC,
+    pollMs: config.OUTBOX_POLL_MS,
+    leaseMs: config.OUTBOX_LEASE_MS,
+    settleMs: config.OUTBOX_SETTLE_MS,
+    batchOwners: config.OUTBOX_BATCH_OWNERS,
+    maxBackoffMs: config.OUTBOX_MAX_BACKOFF_MS,
+  };
 }
 
 /**
@@ -79,7 +94,7 @@ export const outboxPlugin = fp<OutboxPluginOptions>(
       hooks,
       ...(watch ? { changes: (onChange: () => void) => owners.watchTouches(onChange, app.log) } : {}),
     });
-    app.decorate('outbox', { owners, relay });
+    app.decorate('outbox', { owners, relay, settleMs: opts.settleMs });
     app.addHook('onReady', async () => relay.start());
     app.addHook('onClose', async () => relay.stop());
   },

@@ -13,8 +13,8 @@ declare module 'fastify' {
 }
 
 export interface TasksPluginOptions {
+  /** Signs list cursors, so that a cursor the service did not issue is refused. */
   readonly cursorSecret: string;
-  readonly settleMs: number;
 }
 
 /** The task repository, with the indexes its queries need created at start. */
@@ -24,10 +24,10 @@ export const tasksPlugin = fp<TasksPluginOptions>(
     // A refused index fails the start: without owner_idempotency_key, say, two requests with one
     // Idempotency-Key could both create a task.
     await ensureIndexes(app.mongo.db.collection('tasks'), TaskRepository.indexes);
-    const repository = new TaskRepository(collection, app.outbox.owners, {
-      settleMs: opts.settleMs,
-      onEventStored: () => app.outbox.relay.wake(),
-    });
+    const { owners, relay, settleMs } = app.outbox;
+    // The outbox's own settle time: the repository touches an owner's marker again for a write
+    // slow enough that a relay may have parked the owner meanwhile.
+    const repository = new TaskRepository(collection, owners, { settleMs, onEventStored: () => relay.wake() });
     app.decorate('tasks', repository);
     app.decorate('cursors', new CursorCodec(opts.cursorSecret));
   },

@@ -1,15 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { tokenErrors } from '@taskmesh/access-token';
 import { TaskStatusSchema } from '@taskmesh/events';
-import {
-  CLOSED,
-  REQUEST_ERROR_CODES,
-  RETRY_AFTER,
-  bodyErrorResponses,
-  codesWithStatus,
-  errorResponse,
-  type ResponseSchemas,
-} from '@taskmesh/service-kit';
+import * as kit from '@taskmesh/service-kit';
 
 const ENTITY_TAG = '(?:W/)?"[\\x21\\x23-\\x2b\\x2d-\\x7e]*"';
 
@@ -58,7 +50,7 @@ export const TaskSchema = Type.Object(
     version: Type.Integer({ minimum: 1, description: 'increases with every change; the ETag carries it' }),
   },
   {
-    ...CLOSED,
+    ...kit.CLOSED,
     examples: [
       {
         id: '665f1c2e9b1d4a0012345678',
@@ -90,7 +82,7 @@ export const CreateTaskSchema = Type.Object(
     tags: Type.Optional(Tags),
   },
   {
-    ...CLOSED,
+    ...kit.CLOSED,
     examples: [
       { title: 'write the report', description: 'two pages, with the figures', dueAt: '2026-12-24T17:00:00.000Z', tags: ['work'] },
     ],
@@ -106,7 +98,7 @@ export const UpdateTaskSchema = Type.Object(
     dueAt: Type.Optional(NullableDateTime),
     tags: Type.Optional(Tags),
   },
-  { ...CLOSED, minProperties: 1, examples: [{ status: 'done' }] },
+  { ...kit.CLOSED, minProperties: 1, examples: [{ status: 'done' }] },
 );
 export type UpdateTask = Static<typeof UpdateTaskSchema>;
 
@@ -138,9 +130,8 @@ export const ListQuerySchema = Type.Object(
       }),
     ),
   },
-  CLOSED,
+  kit.CLOSED,
 );
-export type ListQuery = Static<typeof ListQuerySchema>;
 
 export const TaskPageSchema = Type.Object(
   {
@@ -148,7 +139,7 @@ export const TaskPageSchema = Type.Object(
     nextCursor: Type.Union([Type.String({ pattern: CURSOR_PATTERN }), Type.Null()], { description: 'null on the last page' }),
   },
   {
-    ...CLOSED,
+    ...kit.CLOSED,
     examples: [
       {
         items: TaskSchema.examples as unknown[],
@@ -158,8 +149,7 @@ export const TaskPageSchema = Type.Object(
   },
 );
 
-export const IdParamsSchema = Type.Object({ id: TaskIdSchema }, CLOSED);
-export type IdParams = Static<typeof IdParamsSchema>;
+export const IdParamsSchema = Type.Object({ id: TaskIdSchema }, kit.CLOSED);
 
 export const CreateHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(
@@ -188,16 +178,16 @@ const ETag = { type: 'string', pattern: '^"[1-9][0-9]*"$', description: 'the str
 /** A task with its ETag, as GET and PATCH answer it. */
 const TaskWithETag = { ...TaskSchema, headers: { etag: ETag } };
 
-const token401 = () => errorResponse('No valid access token', codesWithStatus(401, tokenErrors));
+const token401 = () => kit.errorResponse('No valid access token', kit.codesWithStatus(401, tokenErrors));
 const unavailable503 = () =>
-  errorResponse(
+  kit.errorResponse(
     'The task store or the signing keys cannot be reached; try again after Retry-After',
-    ['ERR_UNAVAILABLE', ...codesWithStatus(503, tokenErrors)],
-    RETRY_AFTER,
+    ['ERR_UNAVAILABLE', ...kit.codesWithStatus(503, tokenErrors)],
+    kit.RETRY_AFTER,
   );
 
 /** Every answer of each operation: what it returns, and each failure with the codes it carries. */
-export const TaskResponses: Record<'create' | 'list' | 'get' | 'update' | 'remove', ResponseSchemas> = {
+export const TaskResponses: Record<'create' | 'list' | 'get' | 'update' | 'remove', kit.ResponseSchemas> = {
   create: {
     201: {
       ...TaskSchema,
@@ -212,17 +202,16 @@ export const TaskResponses: Record<'create' | 'list' | 'get' | 'update' | 'remov
         },
       },
     },
-    400: errorResponse('The request is invalid', REQUEST_ERROR_CODES.body),
+    400: kit.badRequestResponse('body', 'The request is invalid'),
     401: token401(),
-    410: errorResponse('The task created with this Idempotency-Key has since been deleted', ['TASK_ERR_GONE']),
-    ...bodyErrorResponses(),
-    422: errorResponse('This Idempotency-Key was already used with a different request', ['TASK_ERR_IDEMPOTENCY_KEY_REUSED']),
+    410: kit.errorResponse('The task created with this Idempotency-Key has since been deleted', ['TASK_ERR_GONE']),
+    ...kit.bodyErrorResponses(),
+    422: kit.errorResponse('This Idempotency-Key was already used with a different request', ['TASK_ERR_IDEMPOTENCY_KEY_REUSED']),
     503: unavailable503(),
   },
   list: {
     200: { ...TaskPageSchema, description: "A page of the caller's tasks, newest first" },
-    400: errorResponse('The query is invalid, or the cursor was not issued to the caller', [
-      ...REQUEST_ERROR_CODES.input,
+    400: kit.badRequestResponse('input', 'The query is invalid, or the cursor was not issued to the caller', [
       'TASK_ERR_INVALID_CURSOR',
       'TASK_ERR_INVALID_QUERY',
     ]),
@@ -231,36 +220,31 @@ export const TaskResponses: Record<'create' | 'list' | 'get' | 'update' | 'remov
   },
   get: {
     200: { ...TaskWithETag, description: 'The task' },
-    400: errorResponse('The id is not a task id', [...REQUEST_ERROR_CODES.input, 'TASK_ERR_INVALID_ID']),
+    400: kit.badRequestResponse('input', 'The id is not a task id', ['TASK_ERR_INVALID_ID']),
     401: token401(),
-    404: errorResponse('No such task among the caller’s', ['TASK_ERR_NOT_FOUND']),
+    404: kit.errorResponse('No such task among the caller’s', ['TASK_ERR_NOT_FOUND']),
     503: unavailable503(),
   },
   update: {
     200: { ...TaskWithETag, description: 'The task as changed' },
-    400: errorResponse('The id, the If-Match header or the body is invalid', [
-      ...REQUEST_ERROR_CODES.body,
+    400: kit.badRequestResponse('body', 'The id, the If-Match header or the body is invalid', [
       'TASK_ERR_INVALID_ID',
       'TASK_ERR_INVALID_IF_MATCH',
     ]),
     401: token401(),
-    404: errorResponse('No such task among the caller’s', ['TASK_ERR_NOT_FOUND']),
-    409: errorResponse('The task kept changing concurrently; try again', ['TASK_ERR_CONFLICT']),
-    412: errorResponse('If-Match names no current version of the task', ['TASK_ERR_PRECONDITION_FAILED']),
-    ...bodyErrorResponses(),
+    404: kit.errorResponse('No such task among the caller’s', ['TASK_ERR_NOT_FOUND']),
+    409: kit.errorResponse('The task kept changing concurrently; try again', ['TASK_ERR_CONFLICT']),
+    412: kit.errorResponse('If-Match names no current version of the task', ['TASK_ERR_PRECONDITION_FAILED']),
+    ...kit.bodyErrorResponses(),
     503: unavailable503(),
   },
   remove: {
     204: Type.Null({ description: 'Deleted' }),
-    400: errorResponse('The id or the If-Match header is invalid', [
-      ...REQUEST_ERROR_CODES.input,
-      'TASK_ERR_INVALID_ID',
-      'TASK_ERR_INVALID_IF_MATCH',
-    ]),
+    400: kit.badRequestResponse('input', 'The id or the If-Match header is invalid', ['TASK_ERR_INVALID_ID', 'TASK_ERR_INVALID_IF_MATCH']),
     401: token401(),
-    404: errorResponse('No such task among the caller’s', ['TASK_ERR_NOT_FOUND']),
-    409: errorResponse('The task kept changing concurrently; try again', ['TASK_ERR_CONFLICT']),
-    412: errorResponse('If-Match names no current version of the task', ['TASK_ERR_PRECONDITION_FAILED']),
+    404: kit.errorResponse('No such task among the caller’s', ['TASK_ERR_NOT_FOUND']),
+    409: kit.errorResponse('The task kept changing concurrently; try again', ['TASK_ERR_CONFLICT']),
+    412: kit.errorResponse('If-Match names no current version of the task', ['TASK_ERR_PRECONDITION_FAILED']),
     503: unavailable503(),
   },
 };

@@ -1,3 +1,5 @@
+import type { DayCount } from '../../schemas/analytics.js';
+
 /** Days of per-day statistics kept and shown, today (UTC) included. */
 export const DAY_WINDOW = 30;
 
@@ -30,12 +32,6 @@ export function expiredDays(days: Record<string, unknown> | undefined, now: Date
   if (!days) return [];
   const cutoff = dayKey(now.getTime() - DAY_WINDOW * MS_PER_DAY);
   return Object.keys(days).filter((d) => d < cutoff);
-}
-
-export interface DayCount {
-  /** `YYYY-MM-DD`, UTC. */
-  date: string;
-  count: number;
 }
 
 /** The window as a dense series, oldest first, with zeros for days without events. */

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ensureIndexes, isDuplicateKey } from '@taskmesh/mongo';
 import { Long, type Collection, type Db } from 'mongodb';
-import { daySeries, expiredDays, isDayKept, type DayCount } from './days.js';
+import type { OverviewStats, UserStats } from '../../schemas/analytics.js';
+import { daySeries, expiredDays, isDayKept } from './days.js';
 import { COUNTERS, touchesGlobal, type Counter, type Effect, type GlobalCounter } from './effects.js';
 import { KeyedQueue } from './keyed-queue.js';
 
@@ -61,31 +62,6 @@ export interface GlobalStatsDoc {
   createdPerDay?: Record<string, number>;
   completedPerDay?: Record<string, number>;
   updatedAt?: Date;
-}
-
-export interface UserStats {
-  userId: string;
-  tasksCreated: number;
-  tasksCompleted: number;
-  tasksDeleted: number;
-  tasksOpen: number;
-  completedPerDay: DayCount[];
-  averageCompletionMs: number;
-  completionTimeMsTotal: number;
-  completionCount: number;
-}
-
-export interface OverviewStats {
-  usersRegistered: number;
-  tasksCreated: number;
-  tasksCompleted: number;
-  tasksDeleted: number;
-  tasksOpen: number;
-  averageCompletionMs: number;
-  completionTimeMsTotal: number;
-  completionCount: number;
-  createdPerDay: DayCount[];
-  completedPerDay: DayCount[];
 }
 
 /**

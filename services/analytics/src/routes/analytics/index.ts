@@ -1,14 +1,10 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { principalOf } from '@taskmesh/access-token';
 import { bearerSecurity } from '@taskmesh/service-kit';
-import type { FastifyInstance } from 'fastify';
-import type { StatsRepository } from '../../domain/stats/stats-repository.js';
 import { AnalyticsResponses, DayCountSchema, OverviewSchema, UserStatsSchema } from '../../schemas/analytics.js';
 
-export interface AnalyticsRoutesOptions {
-  readonly stats: StatsRepository;
-}
-
 /** `GET /analytics/me` and `GET /analytics/overview`; the caller's identity is the verified token's. */
-export async function analyticsRoutes(app: FastifyInstance, opts: AnalyticsRoutesOptions): Promise<void> {
+export const analyticsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema(DayCountSchema);
   app.addSchema(UserStatsSchema);
   app.addSchema(OverviewSchema);
@@ -26,7 +22,7 @@ export async function analyticsRoutes(app: FastifyInstance, opts: AnalyticsRoute
         response: AnalyticsResponses.me,
       },
     },
-    async (request) => opts.stats.userStats(request.principal!.userId),
+    async (request) => app.stats.userStats(principalOf(request).userId),
   );
 
   app.get(
@@ -41,6 +37,6 @@ export async function analyticsRoutes(app: FastifyInstance, opts: AnalyticsRoute
         response: AnalyticsResponses.overview,
       },
     },
-    async () => opts.stats.overview(),
+    async () => app.stats.overview(),
   );
-}
+};

@@ -4,6 +4,7 @@ import { envelope, validateEvent, type UserRegistered } from '@taskmesh/events';
 import { traceHeaders } from '@taskmesh/kafka';
 import { errors } from '../../errors.js';
 import type { UserEvents } from '../../plugins/outbox.js';
+import type { TokenPair, User } from '../../schemas/auth.js';
 import type { KeyRing } from '../keys/signing-keys.js';
 import type { LoginThrottle } from '../login/login-throttle.js';
 import type { AuthMetrics } from '../metrics.js';
@@ -13,22 +14,6 @@ import { hashRefreshToken, isWellFormedRefreshToken, newFamilyId, newRefreshToke
 import type { SessionRepository } from '../sessions/session-repository.js';
 import { isValidEmail, normalizeEmail } from '../users/email.js';
 import { EmailTakenError, type UserDoc, type UserRepository } from '../users/user-repository.js';
-
-/** What clients see of an account: never the hash, never the outbox. */
-export interface PublicUser {
-  id: string;
-  email: string;
-  role: Role;
-  createdAt: string;
-}
-
-export interface TokenPair {
-  accessToken: string;
-  refreshToken: string;
-  tokenType: 'Bearer';
-  /** Seconds until the access token expires. */
-  expiresIn: number;
-}
 
 export interface AccountSettings {
   readonly issuer: string;
@@ -70,7 +55,7 @@ export class AccountService {
     return this.settings.adminEmails.has(email) ? 'admin' : 'user';
   }
 
-  async register(rawEmail: string, password: string): Promise<PublicUser> {
+  async register(rawEmail: string, password: string): Promise<User> {
     const { users, hasher, publisher, metrics } = this.deps;
     const email = normalizeEmail(rawEmail);
     if (!isValidEmail(email)) throw errors.AUTH_ERR_INVALID_EMAIL();
@@ -185,7 +170,7 @@ export class AccountService {
     if (found && found.userId === userId) await this.deps.sessions.revoke(found, 'logout', now);
   }
 
-  async me(userId: string): Promise<PublicUser> {
+  async me(userId: string): Promise<User> {
     const user = await this.deps.users.findById(userId);
     if (!user) throw errors.AUTH_ERR_USER_NOT_FOUND();
     return this.toPublic(user);
@@ -217,7 +202,7 @@ export class AccountService {
     return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: accessTokenTtlSeconds };
   }
 
-  private toPublic(user: UserDoc): PublicUser {
+  private toPublic(user: UserDoc): User {
     return { id: user._id, email: user.email, role: this.roleFor(user.email), createdAt: user.createdAt.toISOString() };
   }
 }

@@ -1,5 +1,7 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { principalOf } from '@taskmesh/access-token';
 import { bearerSecurity } from '@taskmesh/service-kit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { WriteContext } from '../../domain/tasks/task-repository.js';
 import { errors } from '../../errors.js';
 import {
@@ -14,10 +16,6 @@ import {
   TaskLinks,
   TaskResponses,
   UpdateTaskSchema,
-  type CreateTask,
-  type IdParams,
-  type ListQuery,
-  type UpdateTask,
 } from '../../schemas/tasks.js';
 import { etagOf, parseIfMatch } from './preconditions.js';
 
@@ -31,13 +29,13 @@ const security = bearerSecurity;
 function context(request: FastifyRequest): WriteContext {
   const traceparent = request.headers.traceparent;
   return {
-    ownerId: request.principal!.userId,
+    ownerId: principalOf(request).userId,
     ...(typeof traceparent === 'string' && TRACEPARENT.test(traceparent) ? { traceparent } : {}),
   };
 }
 
 /** `/tasks`: the caller's own tasks; anyone else's answer 404 as if they did not exist. */
-export default async function taskRoutes(app: FastifyInstance): Promise<void> {
+export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Before the body is parsed or validated: a caller without a valid token learns nothing else.
   app.addHook('onRequest', app.authenticate);
   // Before schema validation, so that a malformed id, If-Match or cursor gets its own code rather
@@ -51,7 +49,7 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
     if (typeof cursor === 'string' && !CURSOR.test(cursor)) throw errors.TASK_ERR_INVALID_CURSOR();
   });
 
-  app.post<{ Body: CreateTask; Headers: { 'idempotency-key'?: string } }>(
+  app.post(
     '/tasks',
     {
       links: { 201: TaskLinks },
@@ -74,7 +72,7 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.get<{ Querystring: ListQuery }>(
+  app.get(
     '/tasks',
     {
       schema: {
@@ -88,7 +86,7 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ownerId = request.principal!.userId;
+      const ownerId = principalOf(request).userId;
       const q = request.query;
       const after = q.cursor === undefined ? undefined : app.cursors.decode(ownerId, q.cursor);
       if (q.cursor !== undefined && !after) throw errors.TASK_ERR_INVALID_CURSOR();
@@ -106,7 +104,7 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.get<{ Params: IdParams }>(
+  app.get(
     '/tasks/:id',
     {
       schema: {
@@ -119,13 +117,13 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const task = await app.tasks.get(request.principal!.userId, request.params.id);
+      const task = await app.tasks.get(principalOf(request).userId, request.params.id);
       if (!task) throw errors.TASK_ERR_NOT_FOUND();
       return reply.header('etag', etagOf(task.version)).send(task);
     },
   );
 
-  app.patch<{ Params: IdParams; Body: UpdateTask; Headers: { 'if-match'?: string } }>(
+  app.patch(
     '/tasks/:id',
     {
       schema: {
@@ -147,7 +145,7 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.delete<{ Params: IdParams; Headers: { 'if-match'?: string } }>(
+  app.delete(
     '/tasks/:id',
     {
       schema: {
@@ -166,4 +164,4 @@ export default async function taskRoutes(app: FastifyInstance): Promise<void> {
       return reply.code(204).send();
     },
   );
-}
+};

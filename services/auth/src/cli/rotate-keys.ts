@@ -1,5 +1,5 @@
 import { ConfigError } from '@taskmesh/service-kit';
-import { keyRingFromDir, rotateKeyDir } from './domain/keys/signing-keys.js';
+import { keyRingFromDir, rotateKeyDir } from '../domain/keys/signing-keys.js';
 
 /**
  * Local key rotation for the generated keys in AUTH_KEY_DIR (`npm run rotate-keys -w
