@@ -19,13 +19,23 @@ import autocannon from 'autocannon';
 import { freePort, startRedis, stopInstance } from '../../scripts/infra-lib.mjs';
 
 const here = import.meta.dirname;
-const setting = (name: string, def: number) => Number(process.env[name] ?? def);
-const ROUNDS = setting('BENCH_ROUNDS', 5);
-const DURATION = setting('BENCH_DURATION_S', 3);
-const WARMUP = setting('BENCH_WARMUP_S', 1);
-const RATE_DURATION = setting('BENCH_RATE_DURATION_S', 5);
-const RATE = setting('BENCH_RATE', 1000);
-const CONNECTIONS = setting('BENCH_CONNECTIONS', 50);
+/** A positive number from the environment, or `def` when unset or empty; anything else stops the run before it starts. */
+function setting(name: string, def: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const value = Number(raw);
+  if (!(value > 0)) throw new Error(`${name} must be a positive number, not "${raw}"`);
+  return value;
+}
+/** Saturation: each server, round after round, for `durationS` after `warmupS`, over `connections` connections. */
+const SATURATION = {
+  rounds: setting('BENCH_ROUNDS', 5),
+  durationS: setting('BENCH_DURATION_S', 3),
+  warmupS: setting('BENCH_WARMUP_S', 1),
+  connections: setting('BENCH_CONNECTIONS', 50),
+};
+/** The fixed rate: at most `rate` requests/s (half the slowest server's saturation, if lower), for `durationS`. */
+const FIXED_RATE = { rate: setting('BENCH_RATE', 1000), durationS: setting('BENCH_RATE_DURATION_S', 5) };
 
 const cpus = os.availableParallelism();
 const canPin = process.platform === 'linux' && cpus >= 2 && spawnSync('taskset', ['-V']).status === 0;
@@ -109,7 +119,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const load1 = os.loadavg()[0]!;
   const issuer = await createTestIssuer();
-  const tokens = await Promise.all(Array.from({ length: Math.max(CONNECTIONS, 10) }, (_, i) => issuer.token(`bench-user-${i}`)));
+  const tokens = await Promise.all(Array.from({ length: Math.max(SATURATION.connections, 10) }, (_, i) => issuer.token(`bench-user-${i}`)));
   const redis = await startRedis({ port: await freePort() });
   if (canPin && redis.pid) spawnSync('taskset', ['-a', '-p', '-c', LOAD_CORE, String(redis.pid)], { stdio: 'ignore' });
   const targets: Target[] = [];
@@ -144,12 +154,14 @@ async function main(): Promise<void> {
     }
 
     const rounds: Map<string, Measure>[] = [];
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let round = 1; round <= SATURATION.rounds; round++) {
       const results = new Map<string, Measure>();
       for (const t of measured) {
-        process.stderr.write(`[bench] round ${round}/${ROUNDS}: ${t.label}, saturation, ${CONNECTIONS} connections, ${DURATION} s\n`);
-        await load(t, tokens, { duration: WARMUP, connections: CONNECTIONS });
-        results.set(t.key, await load(t, tokens, { duration: DURATION, connections: CONNECTIONS }));
+        process.stderr.write(
+          `[bench] round ${round}/${SATURATION.rounds}: ${t.label}, saturation, ${SATURATION.connections} connections, ${SATURATION.durationS} s\n`,
+        );
+        await load(t, tokens, { duration: SATURATION.warmupS, connections: SATURATION.connections });
+        results.set(t.key, await load(t, tokens, { duration: SATURATION.durationS, connections: SATURATION.connections }));
       }
       rounds.push(results);
     }
@@ -177,11 +189,11 @@ async function main(): Promise<void> {
       ]),
     );
     const slowest = Math.min(...[...saturation.values()].map((m) => m.rps));
-    const rate = Math.max(100, Math.min(RATE, Math.floor(slowest / 2 / 100) * 100));
+    const rate = Math.max(100, Math.min(FIXED_RATE.rate, Math.floor(slowest / 2 / 100) * 100));
     const fixed = new Map<string, Measure>();
     for (const t of measured) {
-      process.stderr.write(`[bench] ${t.label}: ${rate} requests/s, ${RATE_DURATION} s\n`);
-      fixed.set(t.key, await load(t, tokens, { duration: RATE_DURATION, connections: 10, overallRate: rate }));
+      process.stderr.write(`[bench] ${t.label}: ${rate} requests/s, ${FIXED_RATE.durationS} s\n`);
+      fixed.set(t.key, await load(t, tokens, { duration: FIXED_RATE.durationS, connections: 10, overallRate: rate }));
     }
 
     const ms = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
@@ -221,7 +233,7 @@ async function main(): Promise<void> {
     const load2 = os.loadavg()[0]!;
     console.log('');
     console.log(
-      `gateway benchmark: GET /tasks/:id, one user (bearer token) per connection; saturation: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s (medians); fixed rate: ${rate} requests/s for ${RATE_DURATION} s`,
+      `gateway benchmark: GET /tasks/:id, one user (bearer token) per connection; saturation: ${SATURATION.connections} connections, ${SATURATION.rounds} rounds of ${SATURATION.durationS} s (medians); fixed rate: ${rate} requests/s for ${FIXED_RATE.durationS} s`,
     );
     console.log(
       canPin
