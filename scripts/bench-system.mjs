@@ -24,7 +24,8 @@
 // Settings: BENCH_USERS (100), BENCH_DURATION_S (3, per saturation run), BENCH_RATE (200
 // requests/s for the latency runs), BENCH_CONNECTIONS (32), BENCH_BURST (2000), BENCH_STEADY_RATE
 // (100 creates/s) and BENCH_STEADY_S (10), BENCH_IDLE_S (30), BENCH_CPU_PROF=1 (services write
-// --cpu-prof profiles into the run's folder), BENCH_SKIP (comma-separated: events, idle, tracing).
+// --cpu-prof profiles into the run's folder), BENCH_SKIP (comma-separated: events, load, idle,
+// tracing). OTEL_* variables are passed on to the services (e.g. OTEL_NODE_DISABLED_INSTRUMENTATIONS).
 // Against a running system: BASE_URL (the gateway), TASK_URL (the task service, for the direct
 // rows), ANALYTICS_MONGODB_URI / ANALYTICS_DB (where analytics keeps user_stats), MONGODB_URI.
 import { spawn } from 'node:child_process';
@@ -177,6 +178,7 @@ async function startSystem() {
   const common = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_'))),
     NODE_ENV: 'production',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     HOST: '127.0.0.1',
@@ -698,7 +700,7 @@ async function main() {
       httpRow('post-gateway', 'POST /tasks, gateway', sys.gateway, create, 'insertOne'),
       httpRow('patch-gateway', 'PATCH /tasks/:id, gateway', sys.gateway, patch, 'insertOne'),
     ];
-    results.rows.push(...(await measureRounds(reads)), ...(await measureRounds(writes)));
+    if (!SKIP.has('load')) results.rows.push(...(await measureRounds(reads)), ...(await measureRounds(writes)));
 
     // Idle: once the writes above are counted, nothing for IDLE_S seconds.
     let idle;
