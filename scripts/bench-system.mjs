@@ -7,7 +7,9 @@
 //
 // Rows: the raw store (the Node driver's findOne({ _id, ownerId }) and insertOne, the floor the
 // services build on); GET /tasks/:id and GET /tasks?limit=20 on the task service and through the
-// gateway; POST /tasks and PATCH /tasks/:id through the gateway. Each at saturation (rps) and at
+// gateway; POST /tasks and PATCH /tasks/:id through the gateway; the cache-aside candidates
+// GET /auth/me, GET /analytics/me and GET /analytics/overview through the gateway, beside
+// findOne and a raw Redis GET. Each at saturation (rps) and at
 // one fixed rate (p50/p99), with the CPU time each process spent per request (from /proc) and its
 // RSS. Then events (a burst of creates until analytics has counted them all; write-to-visible at a
 // steady rate), idle CPU and RSS after 30 s without traffic, and the read rows with tracing off.
@@ -25,9 +27,10 @@
 // requests/s for the latency runs), BENCH_CONNECTIONS (32), BENCH_BURST (2000), BENCH_STEADY_RATE
 // (100 creates/s) and BENCH_STEADY_S (10), BENCH_IDLE_S (30), BENCH_CPU_PROF=1 (services write
 // --cpu-prof profiles into the run's folder), BENCH_SKIP (comma-separated: events, load, idle,
-// tracing). OTEL_* variables are passed on to the services (e.g. OTEL_NODE_DISABLED_INSTRUMENTATIONS).
+// tracing, cache). OTEL_* variables are passed on to the services (e.g. OTEL_NODE_DISABLED_INSTRUMENTATIONS).
 // Against a running system: BASE_URL (the gateway), TASK_URL (the task service, for the direct
-// rows), ANALYTICS_MONGODB_URI / ANALYTICS_DB (where analytics keeps user_stats), MONGODB_URI.
+// rows), ANALYTICS_MONGODB_URI / ANALYTICS_DB (where analytics keeps user_stats), MONGODB_URI,
+// BENCH_ADMIN_TOKEN (an admin's access token, for the overview row; without it the row is left out).
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,6 +38,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { MongoClient, ObjectId } from 'mongodb';
+import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { ROOT, freePort, stackConfig, status } from './infra-lib.mjs';
 
@@ -192,7 +196,7 @@ async function startSystem() {
       name: 'auth',
       dir: 'services/auth',
       port: ports.auth,
-      env: { ...common, MONGODB_DB: `${RUN}_auth`, AUTH_KEY_DIR: path.join(RUN_DIR, 'auth-keys') },
+      env: { ...common, MONGODB_DB: `${RUN}_auth`, AUTH_KEY_DIR: path.join(RUN_DIR, 'auth-keys'), ADMIN_EMAILS: ADMIN_EMAIL },
     },
     task: {
       name: 'task',
@@ -293,6 +297,14 @@ async function makeUsers(authUrl) {
       return { email, token: accessToken, id: sub, tasks: [] };
     },
   );
+}
+
+/** The one admin of a run the bench starts, for GET /analytics/overview. */
+const ADMIN_EMAIL = `${RUN}-admin@bench.example.com`;
+async function adminToken(authUrl) {
+  const password = 'bench password that is long enough';
+  await call('POST', `${authUrl}/auth/register`, { body: { email: ADMIN_EMAIL, password } });
+  return (await call('POST', `${authUrl}/auth/login`, { body: { email: ADMIN_EMAIL, password } })).accessToken;
 }
 
 let titleSeq = 0;
@@ -613,7 +625,10 @@ async function main() {
         taskTopic: process.env.TASK_EVENTS_TOPIC ?? 'task.task-events.v1',
       }
     : await startSystem();
-  for (const r of await status().catch(() => [])) if (r.name === 'mongodb' && r.pid) watched.set('store', r.pid);
+  for (const r of await status().catch(() => [])) {
+    if (r.name === 'mongodb' && r.pid) watched.set('store', r.pid);
+    if (r.name === 'redis' && r.pid) watched.set('redis', r.pid);
+  }
   const mongo = new MongoClient(sys.mongodbUri, { maxPoolSize: 20, appName: 'bench' });
   const analyticsMongo = EXTERNAL && process.env.ANALYTICS_MONGODB_URI ? new MongoClient(process.env.ANALYTICS_MONGODB_URI) : mongo;
   await mongo.connect();
@@ -695,12 +710,39 @@ async function main() {
       httpRow('get-gateway', 'GET /tasks/:id, gateway', sys.gateway, getOne, 'findOne'),
       httpRow('list-gateway', 'GET /tasks?limit=20, gateway', sys.gateway, list, 'findOne'),
     ];
+    if (!SKIP.has('load')) results.rows.push(...(await measureRounds(reads)));
+
+    // Cache-aside candidates: the profile and the statistics, each one indexed read (the profile
+    // two) behind the gateway, beside the store's findOne and a raw Redis GET of a profile-sized
+    // value, the floor a cache hit builds on.
+    const redis = new Redis(infra.redisUrl, { lazyConnect: true });
+    await redis.connect();
+    const cacheKey = (u) => `${RUN}:bench:${u.id}`;
+    const profile = (u) => JSON.stringify({ id: u.id, email: u.email, createdAt: new Date().toISOString() });
+    for (const u of users) await redis.set(cacheKey(u), profile(u), 'EX', DEADLINE_S);
+    const redisGet = rawRow('redisGet', 'raw Redis: GET (a profile-sized value)', async () => {
+      await redis.get(cacheKey(pick(users)));
+    });
+    const asUser = (path) => () => ({ method: 'GET', path, token: pick(users).token });
+    const asAdmin = (token) => () => ({ method: 'GET', path: '/analytics/overview', token });
+    // Against BASE_URL the overview row needs an admin's token (BENCH_ADMIN_TOKEN).
+    const admin = EXTERNAL ? process.env.BENCH_ADMIN_TOKEN : await adminToken(sys.auth);
+    const cacheRows = [
+      findOne,
+      redisGet,
+      httpRow('me-auth-gateway', 'GET /auth/me, gateway', sys.gateway, asUser('/auth/me'), 'findOne'),
+      httpRow('me-analytics-gateway', 'GET /analytics/me, gateway', sys.gateway, asUser('/analytics/me'), 'findOne'),
+      ...(admin ? [httpRow('overview-gateway', 'GET /analytics/overview, gateway', sys.gateway, asAdmin(admin), 'findOne')] : []),
+    ];
+    if (!SKIP.has('cache')) results.rows.push(...(await measureRounds(cacheRows)));
+    redis.disconnect();
+
     const writes = [
       insertOne,
       httpRow('post-gateway', 'POST /tasks, gateway', sys.gateway, create, 'insertOne'),
       httpRow('patch-gateway', 'PATCH /tasks/:id, gateway', sys.gateway, patch, 'insertOne'),
     ];
-    if (!SKIP.has('load')) results.rows.push(...(await measureRounds(reads)), ...(await measureRounds(writes)));
+    if (!SKIP.has('load')) results.rows.push(...(await measureRounds(writes)));
 
     // Idle: once the writes above are counted, nothing for IDLE_S seconds.
     let idle;
