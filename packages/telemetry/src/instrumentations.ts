@@ -62,16 +62,30 @@ class KafkaJsPublishInstrumentation extends KafkaJsInstrumentation {
   }
 }
 
+/** The instrumentations that carry a trace from process to process: HTTP in and out, Kafka headers. */
+const PROPAGATING = new Set(['http', 'undici', 'kafkajs']);
+
+export interface InstrumentationChoice {
+  /**
+   * Whether spans leave the process. When they do not, only the {@link PROPAGATING} ones are
+   * loaded: they keep the trace id in the logs and pass it on, while Fastify's hook spans and the
+   * database spans could only be dropped (each costs CPU on every request and command).
+   * @default true
+   */
+  readonly exporting?: boolean;
+}
+
 /**
  * The libraries the platform uses: HTTP in and out (node:http, undici for fetch), Fastify's
  * routes and hooks, MongoDB, ioredis and kafkajs. Database spans are made only inside a trace, so a
  * background poll does not start traces of its own.
  */
-export function platformInstrumentations(env: NodeJS.ProcessEnv = process.env): Instrumentation[] {
+export function platformInstrumentations(env: NodeJS.ProcessEnv = process.env, choice: InstrumentationChoice = {}): Instrumentation[] {
   // The variable OpenTelemetry's Node auto-instrumentation reads: names to leave out, e.g. "fastify,mongodb".
   const disabled = new Set((env.OTEL_NODE_DISABLED_INSTRUMENTATIONS ?? '').split(',').map((n) => n.trim()));
+  const exporting = choice.exporting ?? true;
   return allInstrumentations()
-    .filter(([name]) => !disabled.has(name))
+    .filter(([name]) => !disabled.has(name) && (exporting || PROPAGATING.has(name)))
     .map(([, make]) => make());
 }
 

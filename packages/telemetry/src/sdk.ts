@@ -18,7 +18,7 @@ export interface TelemetryOptions {
    * or OTEL_TRACES_EXPORTER is set, otherwise none
    */
   readonly spanProcessors?: SpanProcessor[];
-  /** @default {@link platformInstrumentations} */
+  /** @default {@link platformInstrumentations}: all of them when exporting, the propagating ones otherwise */
   readonly instrumentations?: Instrumentation[];
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -74,7 +74,7 @@ export function startTelemetry(opts: TelemetryOptions = {}): Telemetry {
   const exporting = opts.spanProcessors !== undefined || exportRequested(env);
   const sdk = new NodeSDK({
     serviceName,
-    instrumentations: opts.instrumentations ?? platformInstrumentations(),
+    instrumentations: opts.instrumentations ?? platformInstrumentations(env, { exporting }),
     // Without processors the SDK would register no tracer provider at all, and trace context
     // would stop at the first service.
     ...(opts.spanProcessors ? { spanProcessors: opts.spanProcessors } : exporting ? {} : { spanProcessors: [new NoopSpanProcessor()] }),

@@ -31,4 +31,9 @@ describe('the platform instrumentations', () => {
     expect(some).toHaveLength(4);
     expect(some.some((n) => /fastify|mongodb/.test(n))).toBe(false);
   });
+
+  it('when nothing is exported, then only those that carry the trace on are loaded: HTTP in and out and Kafka', () => {
+    const names = platformInstrumentations({}, { exporting: false }).map((i) => i.instrumentationName);
+    expect(names.sort()).toEqual(['@opentelemetry/instrumentation-http', '@opentelemetry/instrumentation-kafkajs', '@opentelemetry/instrumentation-undici']);
+  });
 });
