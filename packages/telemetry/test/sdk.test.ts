@@ -18,7 +18,9 @@ describe('the sampler of a process that exports nothing', () => {
     expect(sampler.shouldSample(withParent(TraceFlags.SAMPLED), traceId, 'GET', SpanKind.SERVER, {}, []).decision).toBe(
       SamplingDecision.RECORD_AND_SAMPLED,
     );
-    expect(sampler.shouldSample(withParent(TraceFlags.NONE), traceId, 'GET', SpanKind.SERVER, {}, []).decision).toBe(SamplingDecision.NOT_RECORD);
+    expect(sampler.shouldSample(withParent(TraceFlags.NONE), traceId, 'GET', SpanKind.SERVER, {}, []).decision).toBe(
+      SamplingDecision.NOT_RECORD,
+    );
   });
 });
 
@@ -34,6 +36,10 @@ describe('the platform instrumentations', () => {
 
   it('when nothing is exported, then only those that carry the trace on are loaded: HTTP in and out and Kafka', () => {
     const names = platformInstrumentations({}, { exporting: false }).map((i) => i.instrumentationName);
-    expect(names.sort()).toEqual(['@opentelemetry/instrumentation-http', '@opentelemetry/instrumentation-kafkajs', '@opentelemetry/instrumentation-undici']);
+    expect(names.sort()).toEqual([
+      '@opentelemetry/instrumentation-http',
+      '@opentelemetry/instrumentation-kafkajs',
+      '@opentelemetry/instrumentation-undici',
+    ]);
   });
 });
