@@ -81,3 +81,14 @@ export const tokenVerifierConfig = () => ({
   JWT_ISSUER: Type.String({ minLength: 1, default: 'taskmesh-auth' }),
   JWT_AUDIENCE: Type.String({ minLength: 1, default: 'taskmesh' }),
 });
+
+/**
+ * A cache-aside in Redis: where Redis is, how long a command may hold a request before the store
+ * answers instead, and the values' TTL, which bounds how stale a read can be when an invalidation
+ * is lost (0 turns the cache off).
+ */
+export const redisCacheConfig = (ttlSeconds: number) => ({
+  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 100 }),
+  CACHE_TTL_SECONDS: Type.Integer({ minimum: 0, maximum: 86_400, default: ttlSeconds }),
+});

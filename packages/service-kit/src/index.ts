@@ -22,7 +22,16 @@ export {
   type WaitForOptions,
 } from './shutdown.js';
 export { CLOSED, installStrictValidation } from './validation.js';
-export { ConfigError, LogLevelSchema, kafkaConfig, loadConfig, mongoConfig, serverConfig, tokenVerifierConfig } from './config.js';
+export {
+  ConfigError,
+  LogLevelSchema,
+  kafkaConfig,
+  loadConfig,
+  mongoConfig,
+  redisCacheConfig,
+  serverConfig,
+  tokenVerifierConfig,
+} from './config.js';
 export { traceLogFields, SERVICE_NAME } from './trace-context.js';
 export {
   BEARER_SCHEME,

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { errors } from './errors.js';
 import { statsEvents, statsTopics } from './events/index.js';
 import type { ProcessingHooks } from './events/stats-handler.js';
+import { statsCachePlugin } from './plugins/cache.js';
 import { statsPlugin } from './plugins/stats.js';
 import { analyticsRoutes } from './routes/analytics/index.js';
 
@@ -41,6 +42,11 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   });
 
   // The service's own plugins (src/plugins/), each decorating the app with what it builds.
+  await app.register(statsCachePlugin, {
+    redis: { url: config.REDIS_URL, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS },
+    ttlSeconds: config.CACHE_TTL_SECONDS,
+    keyPrefix: config.MONGODB_DB,
+  });
   await app.register(statsPlugin, { dedupWindow: config.ANALYTICS_DEDUP_WINDOW, ...(opts.now ? { now: opts.now } : {}) });
 
   // Entry points (src/events/, src/routes/).

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { kafkaConfig, mongoConfig, serverConfig, tokenVerifierConfig } from '@taskmesh/service-kit';
+import { kafkaConfig, mongoConfig, redisCacheConfig, serverConfig, tokenVerifierConfig } from '@taskmesh/service-kit';
 import { TOPICS } from '@taskmesh/events';
 
 /** The environment this service reads; names are the variable names. */
@@ -9,6 +9,8 @@ export const ConfigSchema = Type.Object({
   // Where auth publishes user events, and where task publishes task events.
   ...kafkaConfig({ USER_EVENTS_TOPIC: TOPICS.userEvents, TASK_EVENTS_TOPIC: TOPICS.taskEvents }),
   ...tokenVerifierConfig(),
+  // Each user's statistics in Redis (docs/analytics.md, Cache): a reader is at most this stale.
+  ...redisCacheConfig(60),
   /** The consumer group; its retry and dead-letter topics are named after it (`<group>.retry`, `<group>.dlq`). */
   KAFKA_GROUP_ID: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$', default: 'analytics' }),
   /** Partitions of the source topics when this service is the one creating them. */

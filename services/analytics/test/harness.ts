@@ -17,6 +17,7 @@ export function testConfig(issuer: TestIssuer, env: Record<string, string> = {})
   const id = randomUUID().slice(0, 8);
   return loadConfig(ConfigSchema, {
     MONGODB_URI: infra.mongodbUri,
+    REDIS_URL: infra.redisUrl,
     MONGODB_DB: `analytics_test_${id}`,
     KAFKA_BROKERS: infra.kafkaBrokers,
     USER_EVENTS_TOPIC: `test-${id}.user-events`,

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { adminEmails, type Config } from './config.js';
 import { accountsPlugin } from './plugins/accounts.js';
 import { keysPlugin } from './plugins/keys.js';
+import { profileCachePlugin } from './plugins/cache.js';
 import { outboxPlugin } from './plugins/outbox.js';
 import { repositoriesPlugin } from './plugins/repositories.js';
 import { authRoutes } from './routes/auth/index.js';
@@ -49,6 +50,11 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     },
   });
   await app.register(outboxPlugin, { intervalMs: config.OUTBOX_RELAY_INTERVAL_MS, graceMs: config.OUTBOX_RELAY_GRACE_MS });
+  await app.register(profileCachePlugin, {
+    redis: { url: config.REDIS_URL, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS },
+    ttlSeconds: config.CACHE_TTL_SECONDS,
+    keyPrefix: config.MONGODB_DB,
+  });
   await app.register(accountsPlugin, {
     settings: {
       issuer: config.JWT_ISSUER,

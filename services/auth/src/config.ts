@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { kafkaConfig, mongoConfig, serverConfig } from '@taskmesh/service-kit';
+import { kafkaConfig, mongoConfig, redisCacheConfig, serverConfig } from '@taskmesh/service-kit';
 
 const Seconds = (fallback: number, minimum = 1) => Type.Integer({ minimum, default: fallback });
 
@@ -8,6 +8,9 @@ export const ConfigSchema = Type.Object({
   ...serverConfig(3001),
   ...mongoConfig('auth'),
   ...kafkaConfig(),
+  // Each account's profile in Redis (docs/auth.md, Profile cache): nothing changes a profile, so
+  // the TTL only bounds memory and a profile removed behind the service's back.
+  ...redisCacheConfig(300),
 
   JWT_ISSUER: Type.String({ minLength: 1, default: 'taskmesh-auth' }),
   JWT_AUDIENCE: Type.String({ minLength: 1, default: 'taskmesh' }),

@@ -25,6 +25,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
   const infra = inject('infra');
   return loadConfig(ConfigSchema, {
     MONGODB_URI: infra.mongodbUri,
+    REDIS_URL: infra.redisUrl,
     MONGODB_DB: testDbName(),
     KAFKA_BROKERS: infra.kafkaBrokers,
     AUTH_SIGNING_KEY_CURRENT: defaultKey,

@@ -33,9 +33,10 @@ export const accountsPlugin = fp<AccountsPluginOptions>(
         publisher: app.userEvents,
         metrics,
         log: app.log,
+        ...(app.profileCache ? { profiles: app.profileCache } : {}),
         ...(opts.now ? { now: opts.now } : {}),
       }),
     );
   },
-  { name: 'auth-accounts', dependencies: ['auth-keys', 'auth-repositories', 'auth-outbox', '@taskmesh/metrics'] },
+  { name: 'auth-accounts', dependencies: ['auth-keys', 'auth-repositories', 'auth-outbox', 'auth-profile-cache', '@taskmesh/metrics'] },
 );

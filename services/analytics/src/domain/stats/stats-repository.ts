@@ -78,11 +78,25 @@ export interface BatchItem {
   readonly at: Position;
 }
 
+/** What `GET /analytics/me` is made of: the counters as stored, before the per-day window is applied. */
+export type UserCounters = Pick<UserStatsDoc, Counter | 'completedPerDay'>;
+
+/**
+ * A cache-aside in front of the user reads (`CacheAside` of `@taskmesh/redis`): `read` never fails
+ * for the cache's sake, and `invalidate` never throws.
+ */
+export interface UserCountersCache {
+  read(userId: string, load: () => Promise<UserCounters>): Promise<UserCounters | null | undefined>;
+  invalidate(userIds: Iterable<string>): Promise<void>;
+}
+
 export interface StatsRepositoryOptions {
   /** Event ids remembered per user. @default 50 */
   readonly dedupWindow?: number;
   /** Clock for the per-day window (tests). */
   readonly now?: () => Date;
+  /** Where user reads look first; every user write invalidates its user there. */
+  readonly cache?: UserCountersCache;
 }
 
 const USER_STATS = 'user_stats';
@@ -140,12 +154,14 @@ export class StatsRepository {
    * upserts would fall back to the per-event path).
    */
   private readonly userWrites = new KeyedQueue();
+  private readonly cache: UserCountersCache | undefined;
 
   constructor(db: Db, opts: StatsRepositoryOptions = {}) {
     this.users = db.collection<UserStatsDoc>(USER_STATS);
     this.global = db.collection<GlobalStatsDoc>(GLOBAL_STATS);
     this.window = opts.dedupWindow ?? 50;
     this.now = opts.now ?? (() => new Date());
+    this.cache = opts.cache;
   }
 
   /** The index a sharded cluster needs for `user_stats`; a server without hashed indexes skips it. */
@@ -165,7 +181,13 @@ export class StatsRepository {
    */
   async apply(eventId: string, effect: Effect, at: Position): Promise<ApplyOutcome> {
     const now = this.now();
-    const outcome = await this.userWrites.run(effect.userId, () => this.applyUser(eventId, effect, at, now));
+    let outcome: ApplyOutcome;
+    try {
+      outcome = await this.userWrites.run(effect.userId, () => this.applyUser(eventId, effect, at, now));
+    } finally {
+      // Whatever the outcome: a redelivery may follow a process that wrote and died before this.
+      await this.cache?.invalidate([effect.userId]);
+    }
     if (outcome !== 'duplicate') {
       try {
         await this.applyGlobal(effect, at, now);
@@ -200,25 +222,30 @@ export class StatsRepository {
       if (list) list.push(i);
       else byUser.set(item.effect.userId, [i]);
     });
-    await Promise.all(
-      [...byUser].map(([userId, indexes]) =>
-        around(items[indexes[indexes.length - 1]!]!, () =>
-          this.userWrites.run(userId, async () => {
-            if (
-              await this.applyUserBatch(
-                userId,
-                indexes.map((i) => items[i]!),
-                now,
-              )
-            ) {
-              for (const i of indexes) outcomes[i] = 'applied';
-              return;
-            }
-            for (const i of indexes) outcomes[i] = await this.applyUser(items[i]!.eventId, items[i]!.effect, items[i]!.at, now);
-          }),
+    try {
+      await Promise.all(
+        [...byUser].map(([userId, indexes]) =>
+          around(items[indexes[indexes.length - 1]!]!, () =>
+            this.userWrites.run(userId, async () => {
+              if (
+                await this.applyUserBatch(
+                  userId,
+                  indexes.map((i) => items[i]!),
+                  now,
+                )
+              ) {
+                for (const i of indexes) outcomes[i] = 'applied';
+                return;
+              }
+              for (const i of indexes) outcomes[i] = await this.applyUser(items[i]!.eventId, items[i]!.effect, items[i]!.at, now);
+            }),
+          ),
         ),
-      ),
-    );
+      );
+    } finally {
+      // After the writes, even when one failed (the others went through), in one round trip.
+      await this.cache?.invalidate(byUser.keys());
+    }
 
     const byPartition = new Map<string, BatchItem[]>();
     items.forEach((item, i) => {
@@ -407,21 +434,34 @@ export class StatsRepository {
     if (Object.keys(unset).length > 0) await this.global.updateOne({ _id: doc._id }, { $unset: unset });
   }
 
-  /** One user's statistics; zeros for a user without events. */
+  /**
+   * One user's statistics; zeros for a user without events. The counters come from the cache when
+   * it holds them (a user without events is cached too, as no counters); the per-day window is
+   * applied here, so a cached value never carries yesterday's window into today.
+   */
   async userStats(userId: string): Promise<UserStats> {
-    const doc = await this.users.findOne({ _id: userId, userId }, { projection: { appliedIds: 0, appliedAt: 0 } });
-    const n = (name: Counter) => doc?.[name] ?? 0;
+    const load = () => this.userCounters(userId);
+    const doc = (this.cache ? await this.cache.read(userId, load) : await load()) ?? {};
+    const n = (name: Counter) => doc[name] ?? 0;
     return {
       userId,
       tasksCreated: n('tasksCreated'),
       tasksCompleted: n('tasksCompleted'),
       tasksDeleted: n('tasksDeleted'),
       tasksOpen: n('tasksOpen'),
-      completedPerDay: daySeries(doc?.completedPerDay, this.now()),
+      completedPerDay: daySeries(doc.completedPerDay, this.now()),
       averageCompletionMs: average(n('completionTimeMsTotal'), n('completionCount')),
       completionTimeMsTotal: n('completionTimeMsTotal'),
       completionCount: n('completionCount'),
     };
+  }
+
+  private async userCounters(userId: string): Promise<UserCounters> {
+    const doc = await this.users.findOne({ _id: userId, userId }, { projection: { appliedIds: 0, appliedAt: 0 } });
+    const counters: UserCounters = {};
+    for (const name of COUNTERS) if (doc?.[name] !== undefined) counters[name] = doc[name];
+    if (doc?.completedPerDay) counters.completedPerDay = doc.completedPerDay;
+    return counters;
   }
 
   /** The global statistics: the sum of the per-partition documents (a handful, not a scan of users). */

@@ -24,6 +24,18 @@ export interface AccountSettings {
   readonly adminEmails: ReadonlySet<string>;
 }
 
+/** What `GET /auth/me` is made of besides the role, which comes from configuration on every read. */
+export type Profile = Pick<User, 'id' | 'email' | 'createdAt'>;
+
+/**
+ * A cache-aside in front of the profile reads (`CacheAside` of `@taskmesh/redis`): `read` never
+ * fails for the cache's sake. No write changes a profile (an account's email and creation time are
+ * fixed, and the role is not cached), so nothing invalidates it; a change to either would have to.
+ */
+export interface ProfileCache {
+  read(userId: string, load: () => Promise<Profile | null>): Promise<Profile | null | undefined>;
+}
+
 export interface AccountDeps {
   readonly users: UserRepository;
   readonly sessions: SessionRepository;
@@ -33,6 +45,8 @@ export interface AccountDeps {
   readonly publisher: Pick<UserEvents, 'publishSoon'>;
   readonly metrics: AuthMetrics;
   readonly log: { warn(obj: object, msg?: string): void };
+  /** Where `me` looks first. */
+  readonly profiles?: ProfileCache;
   /** The clock; tests move it. */
   readonly now?: () => Date;
 }
@@ -171,9 +185,14 @@ export class AccountService {
   }
 
   async me(userId: string): Promise<User> {
-    const user = await this.deps.users.findById(userId);
-    if (!user) throw errors.AUTH_ERR_USER_NOT_FOUND();
-    return this.toPublic(user);
+    const load = async (): Promise<Profile | null> => {
+      const user = await this.deps.users.findById(userId);
+      return user ? { id: user._id, email: user.email, createdAt: user.createdAt.toISOString() } : null;
+    };
+    // An unknown id is not cached: its account may be created yet.
+    const profile = this.deps.profiles ? await this.deps.profiles.read(userId, load) : await load();
+    if (!profile) throw errors.AUTH_ERR_USER_NOT_FOUND();
+    return { id: profile.id, email: profile.email, role: this.roleFor(profile.email), createdAt: profile.createdAt };
   }
 
   private async startSession(user: UserDoc, role: Role, now: Date): Promise<TokenPair> {
