@@ -463,7 +463,7 @@ function valuesFiles(defaults: Defaults, props: { tag: string }): { yaml: string
       'A Secret in the namespace holding the address under secretKey (for addresses with credentials); it wins over the plain value.',
     'mongodb.external.egress': 'NetworkPolicy egress rules of the clients to the external server (default deny is in force).',
     'kafka.enabled': 'false: use an external Kafka (topics are created by the services; auto-creation may stay off).',
-    'redis.enabled': 'false: use an external Redis for the gateway rate limits.',
+    'redis.enabled': 'false: use an external Redis for the gateway rate limits and the auth and analytics caches.',
     'monitoring.enabled': 'false: no Prometheus, Grafana, OpenTelemetry Collector or Jaeger; pods keep their prometheus.io annotations.',
     'monitoring.external.scrapeFrom': 'NetworkPolicy peers (from:) allowed to scrape /metrics when monitoring is disabled.',
     'metricsServer.enabled': 'false on clusters that already run metrics-server (the HPAs need one).',

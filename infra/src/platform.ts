@@ -124,6 +124,8 @@ export function buildPlatform(app: App, props: PlatformProps): void {
       MONGODB_URI: mongo.uri,
       MONGODB_DB: 'auth',
       KAFKA_BROKERS: kafka.bootstrapServers,
+      // The profile cache (docs/auth.md); Redis down only means reads go to Mongo.
+      REDIS_URL: redis.url,
       ACCESS_TOKEN_TTL_SECONDS: '900',
       ADMIN_EMAILS: 'admin@example.com',
     },
@@ -152,7 +154,15 @@ export function buildPlatform(app: App, props: PlatformProps): void {
     targetCpuUtilization: RESOURCE_RULE.targetCpuUtilization,
     port: PORTS.analytics,
     replicas: size.services,
-    config: { ...shared, MONGODB_URI: mongo.uri, MONGODB_DB: 'analytics', KAFKA_BROKERS: kafka.bootstrapServers, JWKS_URL: jwksUrl },
+    config: {
+      ...shared,
+      MONGODB_URI: mongo.uri,
+      MONGODB_DB: 'analytics',
+      KAFKA_BROKERS: kafka.bootstrapServers,
+      JWKS_URL: jwksUrl,
+      // The statistics cache (docs/analytics.md); Redis down only means reads go to Mongo.
+      REDIS_URL: redis.url,
+    },
   });
   const gateway = new HttpService(appsChart, 'gateway', {
     namespace,
@@ -182,7 +192,8 @@ export function buildPlatform(app: App, props: PlatformProps): void {
 
   network.allowFromAnywhere(gateway, PORTS.gateway);
   for (const upstream of [auth, task, analytics]) network.allow(gateway, upstream, upstream.port);
-  redis.allowClient(network, gateway);
+  // The gateway's rate limits; auth's and analytics' caches.
+  for (const client of [gateway, auth, analytics]) redis.allowClient(network, client);
   // task and analytics verify tokens against auth's JWKS.
   network.allow(task, auth, PORTS.auth);
   network.allow(analytics, auth, PORTS.auth);

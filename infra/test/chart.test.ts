@@ -188,14 +188,19 @@ describe('values', () => {
       egress: [{ ports: [{ port: 27017, protocol: 'TCP' }] }],
     });
     expect(find(objects, 'NetworkPolicy', 'allow-external-kafka').spec.egress).toEqual([{ ports: [{ port: 9092, protocol: 'TCP' }] }]);
-    expect(find(objects, 'NetworkPolicy', 'allow-external-redis').spec.podSelector.matchExpressions[0].values).toEqual(['gateway']);
+    expect(find(objects, 'NetworkPolicy', 'allow-external-redis').spec.podSelector.matchExpressions[0].values).toEqual([
+      'analytics',
+      'auth',
+      'gateway',
+    ]);
   });
 
-  it('when a Secret holds the Redis URL, then the gateway, which had no env, gets one', () => {
+  it('when a Secret holds the Redis URL, then the gateway, which had no env, gets one, and so do auth and analytics (their caches)', () => {
     const objects = render('redis.enabled=false', 'redis.external.existingSecret=redis-url', 'redis.external.secretKey=url');
-    expect(find(objects, 'Deployment', 'gateway').spec.template.spec.containers[0].env).toEqual([
-      { name: 'REDIS_URL', valueFrom: { secretKeyRef: { name: 'redis-url', key: 'url' } } },
-    ]);
+    const fromSecret = { name: 'REDIS_URL', valueFrom: { secretKeyRef: { name: 'redis-url', key: 'url' } } };
+    expect(find(objects, 'Deployment', 'gateway').spec.template.spec.containers[0].env).toEqual([fromSecret]);
+    for (const name of ['auth', 'analytics']) expect(find(objects, 'Deployment', name).spec.template.spec.containers[0].env).toContainEqual(fromSecret);
+    expect(find(objects, 'Deployment', 'task').spec.template.spec.containers[0].env).not.toContainEqual(fromSecret);
   });
 
   it('when a bundled component is disabled without an external one, then rendering fails saying which value to set', () => {
