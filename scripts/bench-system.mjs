@@ -27,7 +27,8 @@
 // requests/s for the latency runs), BENCH_CONNECTIONS (32), BENCH_BURST (2000), BENCH_STEADY_RATE
 // (100 creates/s) and BENCH_STEADY_S (10), BENCH_IDLE_S (30), BENCH_CPU_PROF=1 (services write
 // --cpu-prof profiles into the run's folder), BENCH_SKIP (comma-separated: events, load, idle,
-// tracing, cache). OTEL_* variables are passed on to the services (e.g. OTEL_NODE_DISABLED_INSTRUMENTATIONS).
+// tracing, cache). OTEL_* variables are passed on to the services (e.g. OTEL_NODE_DISABLED_INSTRUMENTATIONS), and
+// CACHE_TTL_SECONDS (0 measures auth and analytics without their Redis caches).
 // Against a running system: BASE_URL (the gateway), TASK_URL (the task service, for the direct
 // rows), ANALYTICS_MONGODB_URI / ANALYTICS_DB (where analytics keeps user_stats), MONGODB_URI,
 // BENCH_ADMIN_TOKEN (an admin's access token, for the overview row; without it the row is left out).
@@ -182,7 +183,7 @@ async function startSystem() {
   const common = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_'))),
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_') || name === 'CACHE_TTL_SECONDS')),
     NODE_ENV: 'production',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     HOST: '127.0.0.1',
