@@ -199,7 +199,9 @@ describe('values', () => {
     const objects = render('redis.enabled=false', 'redis.external.existingSecret=redis-url', 'redis.external.secretKey=url');
     const fromSecret = { name: 'REDIS_URL', valueFrom: { secretKeyRef: { name: 'redis-url', key: 'url' } } };
     expect(find(objects, 'Deployment', 'gateway').spec.template.spec.containers[0].env).toEqual([fromSecret]);
-    for (const name of ['auth', 'analytics']) expect(find(objects, 'Deployment', name).spec.template.spec.containers[0].env).toContainEqual(fromSecret);
+    for (const name of ['auth', 'analytics']) {
+      expect(find(objects, 'Deployment', name).spec.template.spec.containers[0].env).toContainEqual(fromSecret);
+    }
     expect(find(objects, 'Deployment', 'task').spec.template.spec.containers[0].env).not.toContainEqual(fromSecret);
   });
 
