@@ -42,6 +42,7 @@ import { MongoClient, ObjectId } from 'mongodb';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { ROOT, freePort, stackConfig, status } from './infra-lib.mjs';
+import { NODE_RUNTIME_ENV } from './node-runtime.mjs';
 
 const setting = (name, def) => (process.env[name] === undefined || process.env[name] === '' ? def : Number(process.env[name]));
 const USERS = setting('BENCH_USERS', 100);
@@ -138,7 +139,7 @@ async function launchService(svc, env, { tracing }) {
   const log = fs.openSync(path.join(RUN_DIR, `${svc.name}.log`), 'a');
   const child = spawn(process.execPath, args, {
     cwd: path.join(ROOT, svc.dir),
-    env: { ...env, PORT: String(svc.port), ...(tracing ? {} : { OTEL_SDK_DISABLED: 'true' }) },
+    env: { ...env, ...NODE_RUNTIME_ENV, PORT: String(svc.port), ...(tracing ? {} : { OTEL_SDK_DISABLED: 'true' }) },
     stdio: ['ignore', log, log],
   });
   fs.closeSync(log);

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { DATA_DIR, ROOT, stackConfig } from './infra-lib.mjs';
+import { NODE_RUNTIME_ENV } from './node-runtime.mjs';
 import { ensurePrometheusInstalled, localPrometheusFiles, startPrometheus, stopPrometheus } from './prometheus-lib.mjs';
 
 const infra = stackConfig();
@@ -65,10 +66,11 @@ let prometheus;
 let prometheusStarting;
 
 function launch(svc) {
-  // The tracing preload, as in the images: spans leave the process only when OTEL_* asks for it.
+  // The tracing preload and node-runtime.env, as in the images: spans leave the process only when
+  // OTEL_* asks for it.
   const child = spawn(process.execPath, ['--import', '@taskmesh/telemetry/register', path.join(ROOT, svc.dir, 'dist', 'server.js')], {
     cwd: path.join(ROOT, svc.dir),
-    env: { ...env, PORT: String(svc.port) },
+    env: { ...env, ...NODE_RUNTIME_ENV, PORT: String(svc.port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.set(svc.name, child);

@@ -101,8 +101,23 @@ describe('the Dockerfile', () => {
     expect(runtime).toContain('USER 10001:10001');
     expect(runtime).toContain('WORKDIR /app/${WORKSPACE}');
     expect(runtime).toContain('EXPOSE ${PORT}');
-    expect(runtime).toContain('CMD ["node", "--import", "@taskmesh/telemetry/register", "dist/server.js"]');
+    expect(runtime).toContain(
+      'CMD ["sh", "-c", "set -a && . /app/node-runtime.env && exec node --import @taskmesh/telemetry/register dist/server.js"]',
+    );
     expect(runtime).toContain('ENV NODE_ENV=production');
+  });
+
+  it('when it runs, then node-runtime.env is in the image and sets the heap and malloc settings that npm start and the benchmark use', () => {
+    expect(runtime).toMatch(/^COPY node-runtime\.env \.\/$/m);
+    // Copied while the working directory is /app, where the CMD sources it.
+    expect(runtime.indexOf('COPY node-runtime.env')).toBeLessThan(runtime.indexOf('WORKDIR /app/${WORKSPACE}'));
+    const env = fs.readFileSync(path.join(REPO, 'node-runtime.env'), 'utf8');
+    expect(env).toMatch(/^NODE_OPTIONS="[^"]*--max-semi-space-size=\d+[^"]*"$/m);
+    expect(env).toMatch(/^NODE_OPTIONS="[^"]*--max-old-space-size=\d+[^"]*"$/m);
+    expect(env).toMatch(/^MALLOC_ARENA_MAX="\d+"$/m);
+    for (const script of ['scripts/start.mjs', 'scripts/bench-system.mjs']) {
+      expect(fs.readFileSync(path.join(REPO, script), 'utf8'), script).toContain('NODE_RUNTIME_ENV');
+    }
   });
 });
 
