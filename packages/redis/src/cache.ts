@@ -25,6 +25,8 @@ type ReadOutcome = 'hit' | 'miss' | 'unavailable';
 /**
  * Fills a value only if the key's generation is still the one read before the store was: an
  * invalidation between the store read and the fill changed it, and the older value is dropped.
+ * (Stored anyway, it would never be a hit, since a read compares the value's generation with the
+ * key's; the check saves writing it.)
  */
 const FILL = `
 local current = redis.call('GET', KEYS[2]) or ''

@@ -36,14 +36,9 @@ describe('cache-aside', () => {
     await redis.connect();
     const registry = new Registry();
     const log = recordingLog();
-    const cache = new CacheAside<Profile>(redis, {
-      name: 'test',
-      keyPrefix: `test:${crypto.randomUUID()}:`,
-      ttlSeconds: 30,
-      registry,
-      log,
-    });
-    return { redis, registry, log, cache };
+    const keyPrefix = `test:${crypto.randomUUID()}:`;
+    const cache = new CacheAside<Profile>(redis, { name: 'test', keyPrefix, ttlSeconds: 30, registry, log });
+    return { redis, registry, log, cache, keyPrefix };
   };
 
   it('when a value was read once, then the next read is served from Redis without the store, until an invalidation makes it read the store again', async () => {
@@ -67,7 +62,7 @@ describe('cache-aside', () => {
   });
 
   it('when a write and its invalidation land between a miss reading the store and its fill, then the older value is not cached (the next read is fresh)', async () => {
-    const { redis, cache } = await open();
+    const { redis, cache, keyPrefix } = await open();
     try {
       const s = store({ name: 'before the write' });
       const racing = cache.read('u2', async () => {
@@ -77,6 +72,7 @@ describe('cache-aside', () => {
         return seen;
       });
       expect(await racing).toEqual({ name: 'before the write' });
+      expect(await redis.exists(`${keyPrefix}{u2}`), 'the racing fill was not written').toBe(0);
       expect(await cache.read('u2', s.load)).toEqual({ name: 'after the write' });
     } finally {
       redis.disconnect();
