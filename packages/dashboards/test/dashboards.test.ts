@@ -120,6 +120,12 @@ describe('dashboards and alerts as code', () => {
       while (consumed < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(consumed).toBe(3);
       for (const url of ['/things/x', '/things/y', '/nowhere', '/boom', '/health/live']) await app.inject({ method: 'GET', url });
+      // Garbage enough for a few collections, so that the GC histogram has samples (a run this short
+      // may see none: Node 24's young generation holds all of the above); they are reported a tick later.
+      let allocated = 0;
+      for (let i = 0; i < 200; i++) allocated += new Array<number>(100_000).fill(i).length;
+      expect(allocated).toBe(20_000_000);
+      await new Promise((r) => setTimeout(r, 50));
       // While the consumer runs: a stopped member withdraws its lag series.
       scraped = parseExposition((await app.inject({ method: 'GET', url: '/metrics' })).body);
     } finally {
