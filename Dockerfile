@@ -4,7 +4,8 @@
 # the shared workspace packages are in reach (skaffold.yaml and the CD workflow pass both):
 #   docker build --build-arg WORKSPACE=services/task --build-arg PORT=3002 -t taskmesh/task .
 
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# The Node.js release in .node-version (CI and `.ci/run` use it too; a test keeps them equal).
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # Only the npm manifests: the install layers below are rebuilt when a manifest changes, not on
 # every source edit, which keeps `skaffold dev` rebuilds to the compile step.

@@ -26,6 +26,14 @@ if (major < 20 || (major === 20 && minor < 19)) {
   process.exit(1);
 }
 
+const pinned = fs.readFileSync(path.join(root, '.node-version'), 'utf8').trim();
+if (process.versions.node.split('.')[0] !== pinned.split('.')[0]) {
+  say(
+    `note: Node.js ${process.versions.node} runs this; the images and CI run ${pinned} (.node-version). ` +
+      'For the same runtime here: export PATH="$(node scripts/node-runtime.mjs):$PATH"',
+  );
+}
+
 const lock = path.join(root, 'package-lock.json');
 const installed = path.join(root, 'node_modules', '.package-lock.json');
 const stale = !fs.existsSync(installed) || fs.statSync(lock).mtimeMs > fs.statSync(installed).mtimeMs;

@@ -169,12 +169,11 @@ describe('CI workflow', () => {
   const ci = load('ci.yml');
   const test = ci.jobs.test!;
 
-  it('when code is pushed or a pull request opened, then CI runs on Node 20 with an npm cache', () => {
+  it('when code is pushed or a pull request opened, then CI runs on the Node.js of .node-version with an npm cache', () => {
     expect(Object.keys(ci.on)).toEqual(expect.arrayContaining(['push', 'pull_request']));
-    expect(ci.env?.NODE_VERSION).toBe('20');
-    for (const job of Object.values(ci.jobs)) {
+    for (const job of [...Object.values(ci.jobs), ...Object.values(load('cd.yml').jobs)]) {
       const setupNode = job.steps.find((s) => s.uses?.startsWith('actions/setup-node@'));
-      expect(setupNode?.with).toMatchObject({ 'node-version': '${{ env.NODE_VERSION }}', cache: 'npm' });
+      if (setupNode) expect(setupNode.with).toMatchObject({ 'node-version-file': '.node-version', cache: 'npm' });
     }
   });
 

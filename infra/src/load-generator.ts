@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { selectorLabels, workloadLabels } from './labels.js';
@@ -18,11 +19,13 @@ export interface LoadGeneratorProps {
   readonly concurrency?: number;
   /** Hard upper bound of requests. @default 2_000_000 */
   readonly maxRequests?: number;
-  /** @default 'node:20.20.2-bookworm-slim' */
+  /** @default the services' base image: Node.js of .node-version */
   readonly image?: string;
 }
 
 const NAME = 'load-generator';
+/** The services' base image (the Dockerfile's NODE_IMAGE): the Node.js release of .node-version. */
+const NODE_IMAGE = `node:${fs.readFileSync(new URL('../../.node-version', import.meta.url), 'utf8').trim()}-bookworm-slim`;
 
 /** Bounded in time and count: stops by itself and prints what it sent. */
 const SCRIPT = `const target = process.env.TARGET_URL;
@@ -85,7 +88,7 @@ export class LoadGenerator extends Construct {
             containers: [
               {
                 name: NAME,
-                image: props.image ?? 'node:20.20.2-bookworm-slim',
+                image: props.image ?? NODE_IMAGE,
                 imagePullPolicy: 'IfNotPresent',
                 command: ['node', '/scripts/load.mjs'],
                 env: [

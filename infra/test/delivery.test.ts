@@ -85,7 +85,9 @@ describe('the Dockerfile', () => {
       if (stage.includes('$WORKSPACE') || stage.includes('${WORKSPACE}')) expect(stage).toMatch(/^ARG WORKSPACE$/m);
       if (stage.includes('${PORT}')) expect(stage).toMatch(/^ARG PORT$/m);
     }
-    expect(text).toMatch(/ARG NODE_IMAGE=node:20[\w.-]*-(bookworm-slim|alpine)/);
+    // The images run the release CI tests on.
+    const pinned = fs.readFileSync(path.join(REPO, '.node-version'), 'utf8').trim();
+    expect(text).toContain(`ARG NODE_IMAGE=node:${pinned}-bookworm-slim`);
     expect(runtime).not.toMatch(/npm (ci|install)|tsc/);
     // The full install is one layer for all four images: no build arg is in scope above it.
     const build = text.slice(text.indexOf('AS build'), text.indexOf('AS deps'));
