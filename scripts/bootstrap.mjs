@@ -30,7 +30,7 @@ const pinned = fs.readFileSync(path.join(root, '.node-version'), 'utf8').trim();
 if (process.versions.node.split('.')[0] !== pinned.split('.')[0]) {
   say(
     `note: Node.js ${process.versions.node} runs this; the images and CI run ${pinned} (.node-version). ` +
-      'For the same runtime here: export PATH="$(node scripts/node-runtime.mjs):$PATH"',
+      'For the same runtime here: export PATH="$(node scripts/install-node.mjs):$PATH"',
   );
 }
 
