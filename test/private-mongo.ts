@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startMongo, stopInstance, type Started } from '../scripts/infra-lib.mjs';
 
 /**
@@ -28,9 +30,20 @@ export class PrivateMongo {
     this.instance = await startMongo({ port: this.port });
   }
 
-  /** Freezes the server (SIGSTOP): connections are accepted, nothing is answered. */
-  hang(): void {
-    process.kill(this.pid, 'SIGSTOP');
+  /**
+   * Freezes the server (SIGSTOP): connections are accepted, nothing is answered. Resolves once
+   * every thread of the server has stopped: kill() only queues the signal, and until a thread of
+   * the server is scheduled to take it, the others go on answering, for up to tens of milliseconds
+   * on a loaded machine; a request sent meanwhile gets its answer.
+   */
+  async hang(): Promise<void> {
+    const pid = this.pid;
+    process.kill(pid, 'SIGSTOP');
+    const deadline = Date.now() + 5000;
+    while (!allThreadsStopped(pid)) {
+      if (Date.now() > deadline) throw new Error(`${this.instance.address} (pid ${pid}) has not stopped 5 s after SIGSTOP`);
+      await sleep(1);
+    }
   }
 
   resume(): void {
@@ -47,4 +60,19 @@ export class PrivateMongo {
     if (!this.instance.pid) throw new Error(`no process of ours serves ${this.instance.address}`);
     return this.instance.pid;
   }
+}
+
+/** No thread of `pid` can run: each is stopped or gone (Linux: the threads' states in /proc). */
+function allThreadsStopped(pid: number): boolean {
+  return fs.readdirSync(`/proc/${pid}/task`).every((tid) => {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      return true; // the thread exited meanwhile
+    }
+    // The state follows the thread's name, which is in parentheses and may hold any character.
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state === 'T' || state === 'Z' || state === 'X';
+  });
 }

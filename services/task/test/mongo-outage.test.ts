@@ -74,7 +74,7 @@ describe('with the database hung (accepting connections, never answering)', () =
   it('when requests arrive, then each answers 503 with Retry-After before the gateway would time out, and all works again once it resumes', async () => {
     const { headers, created } = await userWithTask();
 
-    store.hang();
+    await store.hang();
     try {
       for (const opts of [
         { method: 'GET' as const, url: `/tasks/${json<{ id: string }>(created).id}` },
