@@ -105,6 +105,21 @@ const GLOBAL_STATS = 'global_stats';
 const TRIM_SLACK = 0.5;
 const RACE_ATTEMPTS = 3;
 
+/** What a user write answers with: enough to decide on tidying, not the dedup record itself. */
+interface AppliedUser {
+  _id: string;
+  userId: string;
+  rev?: number;
+  completedPerDay?: Record<string, number>;
+  /** Entries in `appliedIds`. */
+  applied: number;
+}
+/**
+ * The dedup record is most of a user document (two arrays of up to 1.5x the window): returned by
+ * every write, it cost the store and this process more than the write itself. Its length is enough.
+ */
+const APPLIED_USER_PROJECTION = { userId: 1, rev: 1, completedPerDay: 1, applied: { $size: { $ifNull: ['$appliedIds', []] } } };
+
 /**
  * Sums of milliseconds pass 2^31 quickly; `$inc` with a 64-bit operand stores them as 64-bit from
  * the first event, instead of relying on the server to widen an int32 when it overflows.
@@ -297,10 +312,10 @@ export class StatsRepository {
         },
         // A user without a document yet gets it here; one whose record has any of the ids does
         // not match, and the upsert's insert then fails on _id.
-        { upsert: true, returnDocument: 'after' },
+        { upsert: true, returnDocument: 'after', projection: APPLIED_USER_PROJECTION },
       );
       if (!doc) return false;
-      await this.tidy(doc, now);
+      await this.tidy(doc as unknown as AppliedUser, now);
       return true;
     } catch (err) {
       if (isDuplicateKey(err)) return false;
@@ -353,9 +368,9 @@ export class StatsRepository {
     const filter = { _id: effect.userId, userId: effect.userId, appliedIds: { $ne: id } };
     const update = { $inc: inc, $set: set, $push: { appliedIds: id, appliedAt: record } };
     for (let attempt = 1; attempt <= RACE_ATTEMPTS; attempt++) {
-      const doc = await this.users.findOneAndUpdate(filter, update, { returnDocument: 'after' });
+      const doc = await this.users.findOneAndUpdate(filter, update, { returnDocument: 'after', projection: APPLIED_USER_PROJECTION });
       if (doc) {
-        await this.tidy(doc, now);
+        await this.tidy(doc as unknown as AppliedUser, now);
         return 'applied';
       }
       const seen = await this.users.findOne({ _id: effect.userId, userId: effect.userId }, { projection: { appliedIds: 1, appliedAt: 1 } });
@@ -415,13 +430,17 @@ export class StatsRepository {
    * (`$push` with `$slice` in the main write would cut the record on every write; with slack
    * it is cut here once in a while.)
    */
-  private async tidy(doc: UserStatsDoc, now: Date): Promise<void> {
-    const ids = doc.appliedIds ?? [];
-    const trim = ids.length > this.window * (1 + TRIM_SLACK);
+  private async tidy(doc: AppliedUser, now: Date): Promise<void> {
+    const trim = doc.applied > this.window * (1 + TRIM_SLACK);
     const expired = expiredDays(doc.completedPerDay, now);
     if (!trim && expired.length === 0) return;
     const update: { $set?: Partial<UserStatsDoc>; $unset?: Record<string, ''> } = {};
-    if (trim) update.$set = { appliedIds: ids.slice(-this.window), appliedAt: (doc.appliedAt ?? []).slice(-this.window) };
+    if (trim) {
+      // The record itself, read only now: at the revision just written, or the cut is left to a later event.
+      const record = await this.users.findOne({ _id: doc._id, userId: doc.userId, rev: doc.rev }, { projection: { appliedIds: 1, appliedAt: 1 } });
+      if (!record) return;
+      update.$set = { appliedIds: (record.appliedIds ?? []).slice(-this.window), appliedAt: (record.appliedAt ?? []).slice(-this.window) };
+    }
     if (expired.length > 0) update.$unset = Object.fromEntries(expired.map((d) => [`completedPerDay.${d}`, ''] as const));
     await this.users.updateOne({ _id: doc._id, userId: doc.userId, rev: doc.rev }, update);
   }
