@@ -437,7 +437,10 @@ export class StatsRepository {
     const update: { $set?: Partial<UserStatsDoc>; $unset?: Record<string, ''> } = {};
     if (trim) {
       // The record itself, read only now: at the revision just written, or the cut is left to a later event.
-      const record = await this.users.findOne({ _id: doc._id, userId: doc.userId, rev: doc.rev }, { projection: { appliedIds: 1, appliedAt: 1 } });
+      const record = await this.users.findOne(
+        { _id: doc._id, userId: doc.userId, rev: doc.rev },
+        { projection: { appliedIds: 1, appliedAt: 1 } },
+      );
       if (!record) return;
       update.$set = { appliedIds: (record.appliedIds ?? []).slice(-this.window), appliedAt: (record.appliedAt ?? []).slice(-this.window) };
     }
