@@ -6,7 +6,8 @@
  * Phases, on one stream of realistic events for 200 users:
  *   0. Warm-up: the users register (the group joins, every user document exists).
  *   1. Capacity: a backlog produced at once; events/s while it drains.
- *   2. 80% of that capacity for 10 s (60% if 80% does not keep up): the sustained rate.
+ *   2. 80% of that capacity for 10 s, then 2,000/s (the target) and 60% while the higher one does not
+ *      keep up: the sustained rate.
  *   3. 200 events/s for 10 s, last, so that a backlog it leaves cannot disturb the others.
  * Latency is measured in this process: from the moment an event's batch is handed to the
  * producer to the moment its effect is stored (both writes done), before the offset commit.
@@ -27,9 +28,12 @@ import { mixedWorkload } from '../test/workload.js';
 
 const USERS = 200;
 const STEADY_SECONDS = 10;
-const BACKLOG = 800;
+/** Large enough that the first fetches and the group's start are a small part of the capacity figure. */
+const BACKLOG = 4000;
 const BACKLOG_LIMIT_MS = 25_000;
 const TOTAL_BUDGET_MS = 110_000;
+/** What the platform asks of one analytics process (docs/performance.md). */
+const TARGET_RATE = 2000;
 /** A steady phase counts as sustained when it caught up and p99 stayed under this. */
 const SUSTAINED_P99_MS = 2000;
 
@@ -79,12 +83,15 @@ const producer = new EventProducer(kafka);
 await producer.connect();
 
 // One stream, consumed phase after phase, so that each user's events stay in order.
-const stream = mixedWorkload({ users: USERS, events: 20_000, seed: 3 }).events;
+// Enough for every phase at the highest rate this machine reaches (capacity, two steady phases near it, 200/s).
+const stream = mixedWorkload({ users: USERS, events: 120_000, seed: 3 }).events;
 const registrations = stream.filter((e) => e.type === 'UserRegistered');
 const tasks = stream.filter((e) => e.type !== 'UserRegistered');
 let cursor = 0;
 const take = (n: number): DomainEvent[] => {
   const out = tasks.slice(cursor, cursor + n);
+  // Counting events that were never sent would read as a backlog the consumer did not clear.
+  if (out.length < n) throw new Error(`the workload ran out after ${cursor + out.length} events: make the stream longer`);
   cursor += out.length;
   return out;
 };
@@ -194,10 +201,14 @@ try {
   );
 
   let best: PhaseResult | undefined;
-  for (const share of [0.8, 0.6]) {
+  // Highest first: 80% of the capacity, the platform's target when below that, then 60%.
+  const rates = [...new Set([Math.floor(capacity * 0.8), TARGET_RATE, Math.floor(capacity * 0.6)])]
+    .filter((r) => r >= 1 && r <= Math.floor(capacity * 0.8))
+    .sort((a, b) => b - a);
+  for (const rate of rates) {
     // Leave room for the 200/s phase (10 s plus its catch-up).
     if (TOTAL_BUDGET_MS - elapsedMs() < 2 * STEADY_SECONDS * 1000 + 25_000) break;
-    const result = await steady(Math.max(1, Math.floor(capacity * share)), 8000);
+    const result = await steady(rate, 8000);
     console.log(fmt(result));
     if (result.sustained) {
       best = result;
