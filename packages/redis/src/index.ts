@@ -1,3 +1,3 @@
 export { CacheAside, type CacheAsideOptions, type CacheLog } from './cache.js';
 export { createRedis, pingRedis, type RedisSettings } from './client.js';
-export { redisPlugin } from './plugin.js';
+export { cachePlugin, redisPlugin, type CachePluginOptions } from './plugin.js';

@@ -18,5 +18,5 @@ export const statsPlugin = fp<StatsRepositoryOptions>(
     for (const s of skipped) app.log.info({ index: s.name, reason: s.reason }, 'index not created; carrying on');
     app.decorate('stats', stats);
   },
-  { name: 'analytics-stats', dependencies: ['@taskmesh/mongo', 'analytics-stats-cache'] },
+  { name: 'analytics-stats', dependencies: ['@taskmesh/mongo', 'user_stats-cache'] },
 );

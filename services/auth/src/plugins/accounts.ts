@@ -38,5 +38,5 @@ export const accountsPlugin = fp<AccountsPluginOptions>(
       }),
     );
   },
-  { name: 'auth-accounts', dependencies: ['auth-keys', 'auth-repositories', 'auth-outbox', 'auth-profile-cache', '@taskmesh/metrics'] },
+  { name: 'auth-accounts', dependencies: ['auth-keys', 'auth-repositories', 'auth-outbox', 'profile-cache', '@taskmesh/metrics'] },
 );
