@@ -101,12 +101,25 @@ export function processAlive(pid) {
   }
 }
 
+/**
+ * The pid in an instance's pid file, if that process is alive and still the one `launch` started
+ * there. On Linux its working directory must be the instance's folder (where `launch` starts it),
+ * so a pid the system gave to another process since (after a reboot, say) is never taken for ours
+ * and never signalled; where /proc is missing, alive is taken as enough.
+ */
 function readPid(file) {
+  let pid;
   try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
+    pid = Number(fs.readFileSync(file, 'utf8').trim());
   } catch {
     return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return undefined;
+  if (!fs.existsSync('/proc/self/cwd')) return pid;
+  try {
+    return fs.realpathSync(`/proc/${pid}/cwd`) === fs.realpathSync(path.dirname(file)) ? pid : undefined;
+  } catch {
+    return undefined; // gone meanwhile, or another user's process
   }
 }
 
