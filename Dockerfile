@@ -53,8 +53,8 @@ COPY --from=deps /app/node_modules ./node_modules
 # (service-kit's ajv 8): those node_modules come along, the compiled code is laid over them.
 COPY --from=deps /app/packages/ ./packages/
 COPY --from=build /out/ ./
-# NODE_OPTIONS and the malloc settings, the same file `npm start` and the benchmark read; `exec`
-# leaves node as PID 1, receiving the pod's SIGTERM.
+# The runtime settings (NODE_OPTIONS), from the same file `npm start` and the benchmark read;
+# `exec` leaves node as PID 1, receiving the pod's SIGTERM.
 COPY node-runtime.env ./
 USER 10001:10001
 WORKDIR /app/${WORKSPACE}

@@ -17,5 +17,5 @@ export function readEnvFile(file) {
   return env;
 }
 
-/** NODE_OPTIONS and the glibc settings of node-runtime.env. */
+/** The variables of node-runtime.env (NODE_OPTIONS). */
 export const NODE_RUNTIME_ENV = readEnvFile(path.join(ROOT, 'node-runtime.env'));
