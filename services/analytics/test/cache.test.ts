@@ -1,19 +1,7 @@
-import { envelope, type DomainEvent } from '@taskmesh/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startRedis, stopInstance } from '../../../scripts/infra-lib.mjs';
 import type { Config } from '../src/config.js';
-import { type AnalyticsHarness, TestProducer, analyticsHarness, metricValue } from './harness.js';
-
-const hex24 = () => crypto.randomUUID().replace(/-/g, '').slice(0, 24);
-const created = (userId: string): DomainEvent =>
-  envelope('TaskCreated', userId, {
-    taskId: hex24(),
-    ownerId: userId,
-    status: 'todo' as const,
-    dueAt: null,
-    createdAt: new Date().toISOString(),
-    version: 1,
-  }) as DomainEvent;
+import { type AnalyticsHarness, TestProducer, analyticsHarness, hex24, metricValue, taskCreated } from './harness.js';
 
 /** Each test file's app on its own Redis or the shared one, and the three reads a test makes. */
 function reads(h: () => AnalyticsHarness) {
@@ -42,7 +30,7 @@ describe('the statistics cache', () => {
 
   it('when statistics were read once, then the next read is served from Redis without the store, and the hit is counted', async () => {
     const user = hex24();
-    await producer.send([created(user)]);
+    await producer.send([taskCreated(user)]);
     await producer.drained(config);
     expect((await me(user)).json()).toMatchObject({ tasksCreated: 1 });
 
@@ -54,13 +42,13 @@ describe('the statistics cache', () => {
 
   it("when the consumer applies an event of that user, then the next read is fresh (the store's value, not the cached one)", async () => {
     const user = hex24();
-    await producer.send([created(user)]);
+    await producer.send([taskCreated(user)]);
     await producer.drained(config);
     expect((await me(user)).json()).toMatchObject({ tasksCreated: 1 });
     await setStored(user, 40);
     expect((await me(user)).json()).toMatchObject({ tasksCreated: 1 });
 
-    await producer.send([created(user), created(user)]);
+    await producer.send([taskCreated(user), taskCreated(user)]);
     await producer.drained(config);
     expect((await me(user)).json()).toMatchObject({ tasksCreated: 42, tasksOpen: 3 });
   });
@@ -69,7 +57,7 @@ describe('the statistics cache', () => {
     const user = hex24();
     expect((await me(user)).json()).toMatchObject({ tasksCreated: 0 });
     expect((await me(user)).json()).toMatchObject({ tasksCreated: 0 });
-    await producer.send([created(user)]);
+    await producer.send([taskCreated(user)]);
     await producer.drained(config);
     expect((await me(user)).json()).toMatchObject({ tasksCreated: 1 });
   });
@@ -94,7 +82,7 @@ describe('the statistics cache with its Redis stopped', () => {
 
   it('when Redis stops, then /analytics/me still answers 200 from the store without delay, events are still applied, the outage is counted, and readiness stays 200', async () => {
     const user = hex24();
-    await producer.send([created(user)]);
+    await producer.send([taskCreated(user)]);
     await producer.drained(config);
     expect((await me(user)).json()).toMatchObject({ tasksCreated: 1 });
 
@@ -108,7 +96,7 @@ describe('the statistics cache with its Redis stopped', () => {
     }
     expect(performance.now() - t0).toBeLessThan(1000);
 
-    await producer.send([created(user)]);
+    await producer.send([taskCreated(user)]);
     await producer.drained(config);
     expect((await me(user)).json()).toMatchObject({ tasksCreated: 41 });
     expect(await metricValue(h.app, 'cache_reads_total', { cache: 'user_stats', outcome: 'unavailable' })).toBe(6);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTestIssuer, type TestIssuer } from '@taskmesh/access-token/testing';
-import { TOPIC_OF, type DomainEvent } from '@taskmesh/events';
+import { TOPIC_OF, envelope, type DomainEvent } from '@taskmesh/events';
 import { loadConfig } from '@taskmesh/service-kit';
 import { EventProducer, consumerLag, createKafka, ensureTopics, type Kafka } from '@taskmesh/kafka';
 import type { FastifyInstance } from 'fastify';
@@ -118,6 +118,20 @@ export async function dropDatabase(config: Config): Promise<void> {
 }
 
 export { metricValue } from '@taskmesh/service-kit/testing';
+
+/** A random 24-hex-digit id, as task ids are. */
+export const hex24 = (): string => crypto.randomUUID().replace(/-/g, '').slice(0, 24);
+
+/** A `TaskCreated` of a new task of `userId`, created now. */
+export const taskCreated = (userId: string): DomainEvent =>
+  envelope('TaskCreated', userId, {
+    taskId: hex24(),
+    ownerId: userId,
+    status: 'todo' as const,
+    dueAt: null,
+    createdAt: new Date().toISOString(),
+    version: 1,
+  }) as DomainEvent;
 
 /** Non-zero days of a dense per-day series, as a map. */
 export const nonZeroDays = (series: { date: string; count: number }[]): Record<string, number> =>

@@ -1,22 +1,10 @@
 import type { TestIssuer } from '@taskmesh/access-token/testing';
-import { envelope, type DomainEvent } from '@taskmesh/events';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateMongo } from '../../../test/private-mongo.js';
 import type { Config } from '../src/config.js';
 import { readDeadLetters } from '../src/events/dead-letters.js';
-import { type AnalyticsHarness, TestProducer, analyticsHarness, metricValue, topicsOf } from './harness.js';
-
-const hex24 = () => crypto.randomUUID().replace(/-/g, '').slice(0, 24);
-const created = (userId: string): DomainEvent =>
-  envelope('TaskCreated', userId, {
-    taskId: hex24(),
-    ownerId: userId,
-    status: 'todo' as const,
-    dueAt: null,
-    createdAt: new Date().toISOString(),
-    version: 1,
-  }) as DomainEvent;
+import { type AnalyticsHarness, TestProducer, analyticsHarness, hex24, metricValue, taskCreated, topicsOf } from './harness.js';
 
 describe('when the statistics store is down', () => {
   let h: AnalyticsHarness;
@@ -39,11 +27,11 @@ describe('when the statistics store is down', () => {
   it('then events wait uncommitted instead of being dead-lettered, readiness says so, and they are applied once when it is back', async () => {
     const user = hex24();
     const token = await issuer.token(user);
-    await producer.send([created(user)]);
+    await producer.send([taskCreated(user)]);
     await producer.drained(config);
 
     await store.stop();
-    await producer.send([created(user), created(user)]);
+    await producer.send([taskCreated(user), taskCreated(user)]);
     await expect
       .poll(() => metricValue(app, 'analytics_events_processed_total', { outcome: 'error' }), { timeout: 30_000 })
       .toBeGreaterThanOrEqual(1);
