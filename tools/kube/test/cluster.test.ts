@@ -417,6 +417,9 @@ describe('the ha stack on three simulated nodes', () => {
     const design = [
       ...Object.entries(services).map(([s, port]) => `gateway -> ${s}:${port}`),
       'gateway -> redis:6379',
+      // The profile and statistics caches.
+      'auth -> redis:6379',
+      'analytics -> redis:6379',
       'task -> auth:3001',
       'analytics -> auth:3001',
       ...Object.keys(services).flatMap((s) => [`${s} -> mongos:27017`, `${s} -> kafka:9092`]),
