@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pinnedVersion } from './install-node.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const say = (msg) => process.stderr.write(`[bootstrap] ${msg}\n`);
@@ -26,7 +27,7 @@ if (major < 20 || (major === 20 && minor < 19)) {
   process.exit(1);
 }
 
-const pinned = fs.readFileSync(path.join(root, '.node-version'), 'utf8').trim();
+const pinned = pinnedVersion();
 if (process.versions.node.split('.')[0] !== pinned.split('.')[0]) {
   say(
     `note: Node.js ${process.versions.node} runs this; the images and CI run ${pinned} (.node-version). ` +
